@@ -1,0 +1,102 @@
+# SHMemora — build, test, demo, install.
+#
+#   make                 library (static + shared), the shmemora command, tests -> build/
+#   make test            installs missing build deps, builds, runs every test
+#   make demo            installs missing build deps, builds, runs the demo
+#   make check-sanitize  the test suite under ASan+UBSan (build/asan/)
+#   make install PREFIX=/usr/local
+#
+# SAN=address|thread builds an instrumented tree (BUILD defaults to build/<san>).
+
+CC      ?= cc
+SAN     ?=
+BUILD   ?= build$(if $(SAN),/$(SAN))
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wundef -Wstrict-prototypes
+SANFLAGS_address := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SANFLAGS_thread  := -fsanitize=thread -fno-omit-frame-pointer
+SANFLAGS := $(SANFLAGS_$(SAN))
+DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs libcrypto libxxhash 2>/dev/null || echo -lcrypto -lxxhash) -lnuma -lpthread
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(DEP_CFLAGS) -Iinclude -Isrc
+LIB_CFLAGS := -fPIC -fvisibility=hidden
+LDFLAGS  += $(SANFLAGS)
+
+LIB_SRC := $(wildcard src/*.c)
+LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+TEST_SRC := $(wildcard tests/unit/*.c tests/multiproc/*.c tests/badinput/*.c)
+TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
+TOOL_SRC := $(wildcard tools/*.c)
+
+.PHONY: all lib tools tests test demo check-sanitize install uninstall clean deps
+
+all: lib tools tests
+
+lib: $(BUILD)/libshmemora.a $(BUILD)/libshmemora.so
+tools: $(BUILD)/shmemora
+tests: $(TEST_BIN)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/shmemora.h | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+
+# The archive is prelinked into one object whose hidden symbols are made
+# local, so only shmemora_* leaves the static library too.
+$(BUILD)/libshmemora.a: $(LIB_OBJ)
+	rm -f $@
+	$(LD) -r -o $(BUILD)/obj/shmemora-all.o $^
+	objcopy --localize-hidden $(BUILD)/obj/shmemora-all.o
+	ar rcs $@ $(BUILD)/obj/shmemora-all.o
+
+$(BUILD)/libshmemora.so: $(LIB_OBJ) src/libshmemora.map
+	$(CC) -shared -Wl,-soname,libshmemora.so.0 -Wl,--version-script=src/libshmemora.map \
+		$(LDFLAGS) -o $@ $(LIB_OBJ) $(DEP_LIBS)
+
+$(BUILD)/shmemora: $(TOOL_SRC) $(wildcard tools/*.h) $(BUILD)/libshmemora.a
+	$(CC) $(CFLAGS) -o $@ $(TOOL_SRC) $(BUILD)/libshmemora.a $(LDFLAGS) $(DEP_LIBS)
+
+# Tests link the library's objects so they can reach internal modules too.
+vpath %.c tests/unit tests/multiproc tests/badinput
+$(BUILD)/tests/%: %.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	tests/run-tests.sh $(BUILD)
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh $(BUILD)
+
+check-sanitize: deps
+	$(MAKE) SAN=address all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run-tests.sh build/address
+
+install: lib tools
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 $(BUILD)/libshmemora.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libshmemora.so $(DESTDIR)$(LIBDIR)/libshmemora.so.0
+	ln -sf libshmemora.so.0 $(DESTDIR)$(LIBDIR)/libshmemora.so
+	install -m 644 include/shmemora.h $(DESTDIR)$(INCDIR)/
+	install -m 755 $(BUILD)/shmemora $(DESTDIR)$(BINDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+		shmemora.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/shmemora.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libshmemora.a $(DESTDIR)$(LIBDIR)/libshmemora.so \
+		$(DESTDIR)$(LIBDIR)/libshmemora.so.0 $(DESTDIR)$(INCDIR)/shmemora.h \
+		$(DESTDIR)$(BINDIR)/shmemora $(DESTDIR)$(LIBDIR)/pkgconfig/shmemora.pc
+
+clean:
+	rm -rf build

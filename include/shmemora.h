@@ -1,0 +1,329 @@
+/*
+ * shmemora.h — the public API of libshmemora.
+ *
+ * SHMemora is a protective key-value store for several hosts that share one
+ * memory pool: a CXL memory device (devdax) or a file that emulates one (by
+ * default under /dev/shm).  Every host maps the whole pool and reads and
+ * writes it directly; the library's protected path guards every access.
+ *
+ * This header is the manual.  Conventions that hold for every call:
+ *
+ *  - Every function that can fail returns 0 on success or a negative
+ *    SHMEMORA_E_* code.  The codes are kept apart from -errno values (they
+ *    start at -4000).  shmemora_strerror() names a code; shmemora_errmsg()
+ *    gives the detailed message of the calling thread's last failure (which
+ *    file, which field, what to do about it).
+ *  - The library never prints, exits or aborts.
+ *  - A failed call leaves files and pools as they were, unless its
+ *    documentation says otherwise.
+ *  - Handles (shmemora_pool, shmemora_config) are opaque.  A config may be
+ *    shared read-only between threads; a pool handle may be used by several
+ *    threads of one process at once, except shmemora_detach(), which must be
+ *    the last call on it.
+ *  - "Host": one process attached to a pool.  Each attach claims one host
+ *    slot of the pool; processes on several machines may share a pool.
+ *
+ * The on-media format is documented byte for byte in docs/pool-format.md.
+ */
+#ifndef SHMEMORA_H
+#define SHMEMORA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SHMEMORA_API __attribute__((visibility("default")))
+#else
+#define SHMEMORA_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define SHMEMORA_VERSION_MAJOR 0
+#define SHMEMORA_VERSION_MINOR 1
+#define SHMEMORA_VERSION_PATCH 0
+
+/* The pool format version this library writes and the newest it reads. */
+#define SHMEMORA_FORMAT_VERSION 1
+
+/** Returns the library version as "MAJOR.MINOR.PATCH". */
+SHMEMORA_API const char *shmemora_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+enum shmemora_error {
+	SHMEMORA_OK = 0,
+	SHMEMORA_E_INVALID = -4001,       /* bad argument or option value */
+	SHMEMORA_E_NOT_FOUND = -4002,     /* pool file (or named item) absent */
+	SHMEMORA_E_EXISTS = -4003,        /* creating over an existing pool */
+	SHMEMORA_E_NOT_POOL = -4004,      /* the file holds no SHMemora pool */
+	SHMEMORA_E_VERSION = -4005,       /* pool written by a newer format */
+	SHMEMORA_E_TRUNCATED = -4006,     /* file shorter than the pool it holds */
+	SHMEMORA_E_CORRUPT = -4007,       /* checksum mismatch in metadata */
+	SHMEMORA_E_TAMPERED = -4008,      /* MAC mismatch: edited without the key */
+	SHMEMORA_E_KEY = -4009,           /* key file missing, unreadable, malformed or too open */
+	SHMEMORA_E_KEY_MISMATCH = -4010,  /* key file belongs to another pool */
+	SHMEMORA_E_GEOMETRY = -4011,      /* requested layout does not fit */
+	SHMEMORA_E_BAD_PATH = -4012,      /* a directory or unsupported file type */
+	SHMEMORA_E_NO_SLOT = -4013,       /* every host slot is held by a live host */
+	SHMEMORA_E_BUSY = -4014,          /* live hosts attached (destroy) */
+	SHMEMORA_E_IO = -4015,            /* a system call failed; errmsg names it */
+	SHMEMORA_E_NOMEM = -4016,         /* out of process memory */
+	SHMEMORA_E_UNSUPPORTED = -4017,   /* not available on this CPU, kernel or backend */
+	SHMEMORA_E_FENCED = -4018,        /* this host's slot was reclaimed by another */
+};
+
+/** Returns a short, static description of an error code (never NULL). */
+SHMEMORA_API const char *shmemora_strerror(int err);
+
+/**
+ * Returns the calling thread's message for its most recent failed call:
+ * what went wrong and, where there is one, what to do about it.  The string
+ * stays valid until the thread's next call into the library.  Empty when the
+ * thread has not failed yet.
+ */
+SHMEMORA_API const char *shmemora_errmsg(void);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A config carries the options of shmemora_create() and shmemora_attach().
+ * Every option has a default; set only what you need.  The setters validate
+ * their argument and return SHMEMORA_E_INVALID for values that can never be
+ * right (zero hosts, a negative node); whether a combination fits a pool is
+ * decided by shmemora_create().
+ */
+typedef struct shmemora_config shmemora_config;
+
+enum shmemora_coherence {
+	/* Plain loads, stores and atomics: one machine, or CXL 3.x hardware
+	 * coherence between hosts.  The default. */
+	SHMEMORA_COHERENT = 0,
+	/* CXL 2.0 sharing without cross-host coherence: the library writes back
+	 * cache lines after writing and invalidates them before reading.
+	 * Atomics still assume the metadata regions are coherent. */
+	SHMEMORA_FLUSH = 1,
+};
+
+/** Allocates a config with every default.  Free with shmemora_config_delete(). */
+SHMEMORA_API int shmemora_config_new(shmemora_config **out);
+/** Frees a config; NULL is accepted. */
+SHMEMORA_API void shmemora_config_delete(shmemora_config *cfg);
+
+/** Pool size in bytes (create; default 1 GiB; devdax: the device's size). */
+SHMEMORA_API int shmemora_config_set_size(shmemora_config *cfg, uint64_t bytes);
+/** Number of host slots, 1..4096 (create; default 8). */
+SHMEMORA_API int shmemora_config_set_hosts(shmemora_config *cfg, uint32_t hosts);
+/** Coherence mode (create; default SHMEMORA_COHERENT). */
+SHMEMORA_API int shmemora_config_set_coherence(shmemora_config *cfg, enum shmemora_coherence mode);
+/**
+ * Key file (create writes it, attach reads it).  Default: the environment
+ * variable SHMEMORA_KEY_FILE when set, else the pool path plus ".key".
+ * The string is copied.
+ */
+SHMEMORA_API int shmemora_config_set_key_file(shmemora_config *cfg, const char *path);
+/** Capability table entries (create; default scales with the size, 64 Ki for 1 GiB). */
+SHMEMORA_API int shmemora_config_set_capabilities(shmemora_config *cfg, uint64_t entries);
+/** KV index slots, rounded up to a power of two (create; default size/256). */
+SHMEMORA_API int shmemora_config_set_index_slots(shmemora_config *cfg, uint64_t slots);
+/** Largest key in bytes (create; default 1 KiB). */
+SHMEMORA_API int shmemora_config_set_max_key(shmemora_config *cfg, uint32_t bytes);
+/**
+ * Largest value in bytes (create; default 1 MiB, lowered automatically when
+ * an unset default does not fit a small partition; an explicit value that
+ * does not fit is refused).
+ */
+SHMEMORA_API int shmemora_config_set_max_value(shmemora_config *cfg, uint32_t bytes);
+/** Bind an emulated pool's memory to this NUMA node (create; default: no binding). */
+SHMEMORA_API int shmemora_config_set_numa_node(shmemora_config *cfg, int node);
+/**
+ * Liveness lease in milliseconds (create; default 30000): a host on another
+ * machine whose heartbeat is older than this may have its slot reclaimed.
+ */
+SHMEMORA_API int shmemora_config_set_lease_ms(shmemora_config *cfg, uint32_t ms);
+/** Attach as this host slot (attach; default -1: the first free or dead slot). */
+SHMEMORA_API int shmemora_config_set_host_id(shmemora_config *cfg, int host_id);
+/**
+ * create: overwrite a device (devdax) that already holds a pool.
+ * destroy: remove the pool even though hosts appear to be attached.
+ */
+SHMEMORA_API int shmemora_config_set_force(shmemora_config *cfg, int force);
+
+/* ------------------------------------------------------------------------ */
+/* Pools                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct shmemora_pool shmemora_pool;
+
+/**
+ * Creates a pool at `path` and attaches to it as host 0.
+ *
+ * `path` is a file to create (regular file, tmpfs such as /dev/shm,
+ * hugetlbfs) or a devdax character device (/dev/daxX.Y).  A file must not
+ * exist yet.  A fresh 256-bit pool key is drawn from the OS's randomness and
+ * written to the key file (mode 0600); it is never stored in the pool.
+ * `cfg` may be NULL for every default.
+ *
+ * Errors: E_EXISTS (file exists, or a device already holds a pool without
+ * force), E_GEOMETRY (the layout does not fit; errmsg says what would),
+ * E_BAD_PATH, E_KEY (key file cannot be written), E_IO, E_UNSUPPORTED
+ * (NUMA binding without libnuma support), E_NOMEM.  On failure nothing is
+ * left behind: a file or key file this call created is removed.
+ */
+SHMEMORA_API int shmemora_create(const char *path, const shmemora_config *cfg,
+				 shmemora_pool **out);
+
+/**
+ * Attaches to an existing pool: verifies its superblock (checksum, format
+ * version, size, MAC under the key), maps it, and claims a host slot.
+ * When the primary superblock is damaged and the backup verifies, the
+ * backup is used (see shmemora_pool_info's sb_from_backup).
+ *
+ * Errors: E_NOT_FOUND, E_BAD_PATH, E_NOT_POOL, E_VERSION, E_TRUNCATED,
+ * E_CORRUPT, E_TAMPERED, E_KEY, E_KEY_MISMATCH, E_NO_SLOT (every slot held
+ * by a live host, or the requested host id is), E_INVALID (host id out of
+ * range), E_IO, E_NOMEM.
+ */
+SHMEMORA_API int shmemora_attach(const char *path, const shmemora_config *cfg,
+				 shmemora_pool **out);
+
+/**
+ * Releases this host's slot and unmaps the pool.  The handle is freed even
+ * when an error is returned (E_FENCED: the slot had already been reclaimed
+ * by another host, which now owns it; nothing was released).
+ */
+SHMEMORA_API int shmemora_detach(shmemora_pool *pool);
+
+/**
+ * Refreshes this host's heartbeat.  Hosts on other machines judge liveness
+ * by it (hosts on the same machine check the process itself): call it more
+ * often than the pool's lease.  Returns E_FENCED if the slot was reclaimed.
+ */
+SHMEMORA_API int shmemora_heartbeat(shmemora_pool *pool);
+
+/**
+ * Removes a pool: deletes the pool file and its key file (for a devdax
+ * device: wipes both superblock copies).  Requires the pool's key (so a
+ * wrong path cannot destroy someone else's pool) and refuses with E_BUSY
+ * while live hosts are attached, unless force is set in `cfg`.
+ */
+SHMEMORA_API int shmemora_destroy(const char *path, const shmemora_config *cfg);
+
+/* ------------------------------------------------------------------------ */
+/* Inspection                                                                */
+/* ------------------------------------------------------------------------ */
+
+enum shmemora_backend {
+	SHMEMORA_BACKEND_FILE = 0,      /* regular file or tmpfs */
+	SHMEMORA_BACKEND_HUGETLBFS = 1, /* file on hugetlbfs (huge pages) */
+	SHMEMORA_BACKEND_DEVDAX = 2,    /* /dev/daxX.Y character device */
+};
+
+enum shmemora_protection {
+	SHMEMORA_PROTECT_SOFTWARE = 0, /* checks in software; no hardware enforcement */
+	SHMEMORA_PROTECT_MPK = 1,      /* memory protection keys guard the mapping */
+};
+
+enum shmemora_region {
+	SHMEMORA_REGION_SUPERBLOCK = 0,
+	SHMEMORA_REGION_REGISTRY = 1,
+	SHMEMORA_REGION_CAPTABLE = 2,
+	SHMEMORA_REGION_INDEX = 3,
+	SHMEMORA_REGION_PARTITIONS = 4,
+	SHMEMORA_REGION_COUNT = 5,
+};
+
+/** Everything `shmemora info` shows about a pool. */
+typedef struct shmemora_info {
+	uint32_t format_version;
+	uint8_t uuid[16];
+	uint8_t key_id[16];            /* fingerprint of the pool key (not the key) */
+	uint64_t size;                 /* pool size in bytes */
+	uint64_t created_unix_ns;
+	uint32_t alignment;            /* region alignment in bytes */
+	uint32_t page_size;            /* page size of the backing memory */
+	enum shmemora_backend backend;
+	enum shmemora_coherence coherence;
+	uint32_t max_hosts;
+	uint32_t lease_ms;
+	uint32_t max_key;
+	uint32_t max_value;
+	uint64_t capabilities;         /* capability table entries */
+	uint64_t index_slots;
+	uint64_t partition_size;       /* bytes of data partition per host */
+	uint32_t size_class_count;
+	uint32_t size_classes[40];     /* entry sizes of the allocator, ascending */
+	uint64_t region_offset[SHMEMORA_REGION_COUNT];
+	uint64_t region_size[SHMEMORA_REGION_COUNT];
+	uint32_t hosts_attached;       /* slots in use by live hosts */
+	int sb_from_backup;            /* 1: primary superblock damaged, backup used */
+	int key_verified;              /* 1: the MAC was checked under the pool key */
+	enum shmemora_protection protection; /* best mode this CPU offers */
+	const char *flush_instruction; /* "clwb", "clflushopt", "clflush" or "none" */
+} shmemora_info;
+
+/** Fills `out` from an attached pool.  The key has been verified. */
+SHMEMORA_API int shmemora_pool_info(const shmemora_pool *pool, shmemora_info *out);
+
+/**
+ * Reads a pool's superblock without attaching and without the key: for
+ * inspection tools.  Verifies checksum, version, geometry and size, and when
+ * `key_file` (may be NULL: the default key file is tried, and skipped if
+ * absent) is readable also the key id and MAC, setting key_verified.
+ * Never writes to the pool.  Errors as shmemora_attach, less E_NO_SLOT.
+ */
+SHMEMORA_API int shmemora_inspect(const char *path, const char *key_file,
+				  shmemora_info *out);
+
+enum shmemora_host_state {
+	SHMEMORA_HOST_FREE = 0,
+	SHMEMORA_HOST_CLAIMING = 1, /* being claimed right now */
+	SHMEMORA_HOST_ATTACHED = 2, /* held by a live host */
+	SHMEMORA_HOST_DEAD = 3,     /* held, but its process is gone or its lease expired */
+};
+
+/** One host slot as seen by shmemora_hosts(). */
+typedef struct shmemora_host {
+	uint32_t host_id;
+	enum shmemora_host_state state;
+	uint32_t epoch;            /* bumped on every claim: fences returning hosts */
+	int32_t pid;               /* meaningful on the machine given by boot_id */
+	uint64_t heartbeat_unix_ns;
+	uint8_t boot_id[16];       /* the kernel boot the host ran under */
+	int same_machine;          /* 1: boot id and pid namespace match ours */
+} shmemora_host;
+
+/**
+ * Lists host slots of the pool at `path` (read-only; no key needed).
+ * Fills up to `cap` entries of `hosts`, sets *count to the number of slots.
+ */
+SHMEMORA_API int shmemora_hosts(const char *path, shmemora_host *hosts,
+				size_t cap, size_t *count);
+
+/** This handle's host slot. */
+SHMEMORA_API uint32_t shmemora_host_id(const shmemora_pool *pool);
+
+/** The best protection mode this CPU and kernel offer. */
+SHMEMORA_API enum shmemora_protection shmemora_protection_available(void);
+
+/** Text names for the enums above ("coherent", "devdax", "mpk", ...). */
+SHMEMORA_API const char *shmemora_coherence_name(enum shmemora_coherence mode);
+SHMEMORA_API const char *shmemora_backend_name(enum shmemora_backend backend);
+SHMEMORA_API const char *shmemora_protection_name(enum shmemora_protection mode);
+SHMEMORA_API const char *shmemora_host_state_name(enum shmemora_host_state state);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMEMORA_H */

@@ -1,0 +1,33 @@
+/*
+ * config.h — the options object behind shmemora_config (see shmemora.h).
+ * A NULL config means "every default"; config_or_default() hides that.
+ */
+#ifndef SHMEMORA_CONFIG_H
+#define SHMEMORA_CONFIG_H
+
+#include "shmemora.h"
+
+struct shmemora_config {
+	uint64_t size;          /* 0: default */
+	uint32_t hosts;         /* 0: default */
+	int coherence;
+	char *key_file;         /* NULL: SHMEMORA_KEY_FILE, else POOL.key */
+	uint64_t capabilities;  /* 0: default */
+	uint64_t index_slots;   /* 0: default */
+	uint32_t max_key;       /* 0: default */
+	uint32_t max_value;     /* 0: default */
+	int numa_node;          /* -1: no binding */
+	uint32_t lease_ms;
+	int host_id;            /* -1: any */
+	int force;
+};
+
+/* `cfg`, or a static all-defaults config when it is NULL. */
+const struct shmemora_config *config_or_default(const struct shmemora_config *cfg);
+
+/* The key file path for pool `path` under `cfg` into `out`; E_INVALID if it
+ * does not fit. */
+int config_key_path(const struct shmemora_config *cfg, const char *path, char *out,
+		    size_t out_len);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * layout.c — plans where the regions of a pool go, and checks a stored plan.
+ *
+ * One function, layout_plan(), decides the geometry; create calls it with
+ * the user's request and layout_check() calls it again with the parameters
+ * stored in a superblock.  The stored layout is accepted only if it is what
+ * the planner would produce, so there is a single definition of a valid
+ * layout and the regions of an accepted superblock never overlap or leave
+ * the pool.
+ *
+ * Size classes: 64, 128, 192, 256, 384, 512, ... (two per power of two, each
+ * a whole number of cache lines, so no two entries share a line) up to the
+ * first class that holds the largest entry (header + max key + max value).
+ */
+#include "layout.h"
+#include "error.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static uint64_t pow2_floor(uint64_t v)
+{
+	uint64_t p = 1;
+	while (p <= v / 2)
+		p <<= 1;
+	return p;
+}
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static uint64_t max_entry_bytes(uint32_t max_key, uint32_t max_value)
+{
+	return align_up((uint64_t)ENTRY_OVERHEAD_BYTES + max_key + max_value, CACHE_LINE);
+}
+
+/* Fills the size-class table; returns the largest class (0 if > 40 needed). */
+static uint64_t plan_size_classes(uint64_t max_entry, struct superblock *sb)
+{
+	uint32_t n = 0;
+	for (uint64_t base = CACHE_LINE; n < SIZE_CLASSES_MAX; base <<= 1) {
+		uint64_t pair[2] = { base, base + base / 2 };
+		for (int i = 0; i < 2 && n < SIZE_CLASSES_MAX; i++) {
+			if (pair[i] % CACHE_LINE)
+				continue; /* entries stay whole cache lines */
+			sb->size_class[n++] = (uint32_t)pair[i];
+			if (pair[i] >= max_entry) {
+				sb->size_class_count = n;
+				return pair[i];
+			}
+		}
+	}
+	return 0;
+}
+
+/* End of the metadata regions (registry, table, index) for these counts. */
+static uint64_t metadata_end(uint32_t hosts, uint64_t caps, uint64_t slots, uint32_t align,
+			     struct layout_region *region)
+{
+	struct layout_region r[REGION_COUNT];
+	r[REGION_SUPERBLOCK] = (struct layout_region){ 0, align_up(SB_BACKUP_OFFSET + SB_COPY_SPAN, align) };
+	r[REGION_REGISTRY].offset = r[REGION_SUPERBLOCK].offset + r[REGION_SUPERBLOCK].size;
+	r[REGION_REGISTRY].size = align_up((uint64_t)hosts * CACHE_LINE, align);
+	r[REGION_CAPTABLE].offset = r[REGION_REGISTRY].offset + r[REGION_REGISTRY].size;
+	r[REGION_CAPTABLE].size = align_up(caps * CACHE_LINE, align);
+	r[REGION_INDEX].offset = r[REGION_CAPTABLE].offset + r[REGION_CAPTABLE].size;
+	r[REGION_INDEX].size = align_up(slots * sizeof(uint64_t), align);
+	r[REGION_PARTITIONS].offset = r[REGION_INDEX].offset + r[REGION_INDEX].size;
+	r[REGION_PARTITIONS].size = 0;
+	if (region)
+		memcpy(region, r, sizeof r);
+	return r[REGION_PARTITIONS].offset;
+}
+
+static uint64_t default_caps(uint64_t size)
+{
+	return clamp_u64(pow2_floor(size / 16384), 256, 65536);
+}
+
+static uint64_t default_slots(uint64_t size)
+{
+	return clamp_u64(pow2_floor(size / 256), 64, MAX_INDEX_SLOTS);
+}
+
+static uint64_t min_partition(uint64_t largest_class, uint32_t align)
+{
+	uint64_t need = PARTITION_HEADER_BYTES + largest_class;
+	if (need < MIN_PARTITION_BYTES)
+		need = MIN_PARTITION_BYTES;
+	return align_up(need, align);
+}
+
+uint64_t layout_min_size(uint32_t hosts, uint32_t alignment)
+{
+	/* Smallest pool: default table and index at that size, minimal
+	 * partitions.  Grows until the defaults (which scale) fit. */
+	uint64_t part = min_partition(0, alignment);
+	uint64_t size = align_up((uint64_t)hosts * part, alignment);
+	for (;;) {
+		uint64_t need = metadata_end(hosts, default_caps(size), default_slots(size),
+					     alignment, NULL) + (uint64_t)hosts * part;
+		need = align_up(need, alignment);
+		if (need <= size)
+			return size;
+		size = need;
+	}
+}
+
+static void format_bytes(uint64_t v, char *out, size_t n)
+{
+	if (v >= (1ULL << 30) && v % (1ULL << 30) == 0)
+		snprintf(out, n, "%" PRIu64 " GiB", v >> 30);
+	else if (v >= (1ULL << 20) && v % (1ULL << 20) == 0)
+		snprintf(out, n, "%" PRIu64 " MiB", v >> 20);
+	else if (v >= 1024 && v % 1024 == 0)
+		snprintf(out, n, "%" PRIu64 " KiB", v >> 10);
+	else
+		snprintf(out, n, "%" PRIu64 " bytes", v);
+}
+
+static int does_not_fit(uint64_t size, uint32_t hosts, uint64_t caps, uint64_t slots,
+			uint32_t align, uint64_t part_min, const char *why)
+{
+	uint64_t need = align_up(metadata_end(hosts, caps, slots, align, NULL) +
+				 (uint64_t)hosts * part_min, align);
+	uint32_t fit = 0;
+	for (uint32_t h = hosts; h > 0; h--)
+		if (metadata_end(h, caps, slots, align, NULL) + (uint64_t)h * part_min <= size) {
+			fit = h;
+			break;
+		}
+	char have[32], want[32], part[32];
+	format_bytes(size, have, sizeof have);
+	format_bytes(need, want, sizeof want);
+	format_bytes(part_min, part, sizeof part);
+	if (fit)
+		return error_set(SHMEMORA_E_GEOMETRY,
+				 "a pool of %s cannot hold %u hosts (%s; each partition needs at "
+				 "least %s): use --size %s or more, or --hosts %u or fewer",
+				 have, hosts, why, part, want, fit);
+	return error_set(SHMEMORA_E_GEOMETRY,
+			 "a pool of %s cannot hold %u hosts (%s; each partition needs at "
+			 "least %s): use --size %s or more",
+			 have, hosts, why, part, want);
+}
+
+int layout_plan(const struct geometry_request *req, struct superblock *sb)
+{
+	uint64_t size = req->pool_size ? req->pool_size : DEFAULT_POOL_SIZE;
+	uint32_t align = req->alignment ? req->alignment : MIN_ALIGNMENT;
+	uint32_t hosts = req->max_hosts ? req->max_hosts : DEFAULT_HOSTS;
+	uint32_t max_key = req->max_key ? req->max_key : DEFAULT_MAX_KEY;
+	int value_is_default = req->max_value == 0;
+	uint32_t max_value = value_is_default ? DEFAULT_MAX_VALUE : req->max_value;
+
+	if (!is_pow2(align) || align < MIN_ALIGNMENT || align > (1u << 30))
+		return error_set(SHMEMORA_E_GEOMETRY, "alignment %u is not a power of two "
+				 "between 4 KiB and 1 GiB", align);
+	if (size % align) {
+		char a[32];
+		format_bytes(align, a, sizeof a);
+		return error_set(SHMEMORA_E_GEOMETRY,
+				 "pool size %" PRIu64 " is not a multiple of the %s alignment "
+				 "of this backend", size, a);
+	}
+	if (hosts < 1 || hosts > MAX_HOSTS)
+		return error_set(SHMEMORA_E_GEOMETRY, "host count %u out of range 1..%u",
+				 hosts, MAX_HOSTS);
+	if (max_key < 1 || max_key > MAX_KEY_LIMIT)
+		return error_set(SHMEMORA_E_GEOMETRY, "max key %u out of range 1..%u",
+				 max_key, MAX_KEY_LIMIT);
+	if (max_value < 1 || max_value > MAX_VALUE_LIMIT)
+		return error_set(SHMEMORA_E_GEOMETRY, "max value %u out of range 1..%u",
+				 max_value, MAX_VALUE_LIMIT);
+	uint64_t caps = req->cap_entries ? req->cap_entries : default_caps(size);
+	if (caps > MAX_CAPABILITIES)
+		return error_set(SHMEMORA_E_GEOMETRY, "%" PRIu64 " capabilities is more than "
+				 "the limit of %llu", caps, (unsigned long long)MAX_CAPABILITIES);
+	uint64_t slots = req->index_slots ? pow2_ceil(req->index_slots) : default_slots(size);
+	if (slots < INDEX_SLOTS_PER_BUCKET || slots > MAX_INDEX_SLOTS)
+		return error_set(SHMEMORA_E_GEOMETRY, "%" PRIu64 " index slots out of range "
+				 "%d..%llu", slots, INDEX_SLOTS_PER_BUCKET,
+				 (unsigned long long)MAX_INDEX_SLOTS);
+
+	memset(sb->region, 0, sizeof sb->region);
+	memset(sb->size_class, 0, sizeof sb->size_class);
+	uint64_t data_start = metadata_end(hosts, caps, slots, align, sb->region);
+	uint64_t largest = plan_size_classes(max_entry_bytes(max_key, max_value), sb);
+	if (largest == 0)
+		return error_set(SHMEMORA_E_GEOMETRY, "max key plus max value needs more than "
+				 "%d size classes", SIZE_CLASSES_MAX);
+	if (data_start >= size)
+		return does_not_fit(size, hosts, caps, slots, align,
+				    min_partition(value_is_default ? 0 : largest, align),
+				    "its metadata alone fills it");
+	uint64_t part = align_down((size - data_start) / hosts, align);
+
+	/* An unset max value shrinks to fit small partitions (a quarter of the
+	 * partition at most); an explicit one is honoured or refused. */
+	while (value_is_default && max_value > 256 &&
+	       PARTITION_HEADER_BYTES + 4 * largest > part) {
+		max_value /= 2;
+		largest = plan_size_classes(max_entry_bytes(max_key, max_value), sb);
+	}
+	if (part < min_partition(largest, align)) {
+		if (!value_is_default) {
+			char v[32];
+			format_bytes(max_value, v, sizeof v);
+			char why[96];
+			snprintf(why, sizeof why, "a %s value must fit in one partition", v);
+			return does_not_fit(size, hosts, caps, slots, align,
+					    min_partition(largest, align), why);
+		}
+		return does_not_fit(size, hosts, caps, slots, align,
+				    min_partition(0, align), "partitions too small");
+	}
+	memset(sb->size_class + sb->size_class_count, 0,
+	       sizeof(uint32_t) * (SIZE_CLASSES_MAX - sb->size_class_count));
+
+	sb->pool_size = size;
+	sb->alignment = align;
+	sb->max_hosts = hosts;
+	sb->cap_entries = caps;
+	sb->index_slots = slots;
+	sb->max_key = max_key;
+	sb->max_value = max_value;
+	sb->partition_size = part;
+	sb->region[REGION_PARTITIONS].size = part * hosts;
+	return 0;
+}
+
+int layout_check(const struct superblock *sb)
+{
+	if (sb->sb_size != sizeof(struct superblock))
+		return error_set(SHMEMORA_E_CORRUPT, "superblock size field is %u, expected %zu",
+				 sb->sb_size, sizeof(struct superblock));
+	if (sb->coherence > 1 || sb->backend > 2 || sb->flags != 0 || sb->lease_ms == 0)
+		return error_set(SHMEMORA_E_CORRUPT,
+				 "superblock mode fields out of range (coherence %u, backend %u, "
+				 "flags %#x, lease %u ms)", sb->coherence, sb->backend, sb->flags,
+				 sb->lease_ms);
+	struct geometry_request req = {
+		.pool_size = sb->pool_size, .alignment = sb->alignment,
+		.max_hosts = sb->max_hosts, .cap_entries = sb->cap_entries,
+		.index_slots = sb->index_slots, .max_key = sb->max_key,
+		.max_value = sb->max_value,
+	};
+	/* Zero fields would select defaults; a stored zero is corruption. */
+	if (!req.pool_size || !req.alignment || !req.max_hosts || !req.cap_entries ||
+	    !req.index_slots || !req.max_key || !req.max_value)
+		return error_set(SHMEMORA_E_CORRUPT, "superblock geometry has a zero field");
+	struct superblock planned;
+	memset(&planned, 0, sizeof planned);
+	if (layout_plan(&req, &planned) != 0)
+		return error_wrap(SHMEMORA_E_CORRUPT, "stored geometry is impossible");
+	if (planned.index_slots != sb->index_slots ||
+	    planned.partition_size != sb->partition_size ||
+	    memcmp(planned.region, sb->region, sizeof planned.region) != 0 ||
+	    planned.size_class_count != sb->size_class_count ||
+	    memcmp(planned.size_class, sb->size_class, sizeof planned.size_class) != 0)
+		return error_set(SHMEMORA_E_CORRUPT,
+				 "stored region table disagrees with the pool's own parameters");
+	return 0;
+}

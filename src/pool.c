@@ -1,0 +1,480 @@
+/*
+ * pool.c — create, attach, detach, destroy and inspect a pool.
+ *
+ * Create writes every region before the superblock, the backup copy before
+ * the primary, so a crash mid-create leaves a file that attach refuses as
+ * "not a pool" rather than a half-initialised one that it trusts.  Attach
+ * trusts nothing it has not verified: the superblock is read with pread
+ * (checksum, version, geometry, then key id and MAC), and only then is the
+ * file mapped.  The descriptor is closed once the pool is mapped: the
+ * mapping is all a host needs, and a held descriptor is one more way to
+ * remap the pool without its protection.
+ */
+#include "backend.h"
+#include "config.h"
+#include "error.h"
+#include "pool.h"
+#include "superblock.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *shmemora_version(void)
+{
+	return "0.1.0";
+}
+
+static uint64_t unix_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void registry_bind(struct shmemora_pool *pool)
+{
+	pool->registry.slots = pool_region(pool, REGION_REGISTRY);
+	pool->registry.count = pool->sb.max_hosts;
+	pool->registry.lease_ms = pool->sb.lease_ms;
+	pool->registry.coh = &pool->coh;
+}
+
+static void pool_free(struct shmemora_pool *pool)
+{
+	if (!pool)
+		return;
+	backend_unmap(pool->base, pool->size);
+	crypto_wipe(&pool->key, sizeof pool->key);
+	free(pool->path);
+	free(pool);
+}
+
+static int pool_alloc(const char *path, struct shmemora_pool **out)
+{
+	struct shmemora_pool *pool = calloc(1, sizeof *pool);
+	if (!pool || !(pool->path = strdup(path))) {
+		free(pool);
+		return error_set(SHMEMORA_E_NOMEM, "out of memory for a pool handle");
+	}
+	*out = pool;
+	return 0;
+}
+
+/* Zeroes what a fresh pool must find zeroed.  A new file is already zero;
+ * a reused devdax device is not. */
+static void clear_metadata(struct shmemora_pool *pool)
+{
+	const struct superblock *sb = &pool->sb;
+	memset(pool->base, 0, sb->region[REGION_PARTITIONS].offset);
+	for (uint32_t h = 0; h < sb->max_hosts; h++)
+		memset(pool->base + sb->region[REGION_PARTITIONS].offset +
+		       (uint64_t)h * sb->partition_size, 0, PARTITION_HEADER_BYTES);
+	coherence_writeback(&pool->coh, pool->base, sb->region[REGION_PARTITIONS].offset);
+}
+
+/* Writes the sealed superblock: backup first, primary last. */
+static int write_superblock(struct shmemora_pool *pool)
+{
+	int rc = superblock_seal(&pool->sb, &pool->key);
+	if (rc)
+		return rc;
+	memcpy(pool->base + SB_BACKUP_OFFSET, &pool->sb, sizeof pool->sb);
+	coherence_writeback(&pool->coh, pool->base + SB_BACKUP_OFFSET, sizeof pool->sb);
+	if ((rc = backend_sync(pool->base + SB_BACKUP_OFFSET, sizeof pool->sb)))
+		return rc;
+	memcpy(pool->base + SB_PRIMARY_OFFSET, &pool->sb, sizeof pool->sb);
+	coherence_writeback(&pool->coh, pool->base, sizeof pool->sb);
+	return backend_sync(pool->base, sizeof pool->sb);
+}
+
+/* On devdax, refuse to overwrite a pool unless forced. */
+static int check_device_unused(struct backend *be, const char *path, int force)
+{
+	if (be->kind != SHMEMORA_BACKEND_DEVDAX || force)
+		return 0;
+	struct superblock sb;
+	int from_backup;
+	if (superblock_read(be->fd, be->size, &sb, &from_backup) == 0)
+		return error_set(SHMEMORA_E_EXISTS, "%s already holds a SHMemora pool; destroy it "
+				 "first or create with --force", path);
+	error_clear();
+	return 0;
+}
+
+int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_pool **out)
+{
+	error_clear();
+	if (!path || !*path || !out)
+		return error_set(SHMEMORA_E_INVALID, "create: path and out are required");
+	const struct shmemora_config *cfg = config_or_default(cfg_in);
+	char key_path[PATH_MAX];
+	int rc = config_key_path(cfg, path, key_path, sizeof key_path);
+	if (rc)
+		return rc;
+
+	struct shmemora_pool *pool;
+	if ((rc = pool_alloc(path, &pool)))
+		return rc;
+	struct backend be = { .fd = -1 };
+	int file_created = 0, key_created = 0;
+	if ((rc = backend_create(path, &be, &file_created)) ||
+	    (rc = check_device_unused(&be, path, cfg->force)))
+		goto fail;
+
+	struct geometry_request req = {
+		.pool_size = cfg->size ? cfg->size
+			   : be.kind == SHMEMORA_BACKEND_DEVDAX
+				? align_down(be.size, be.alignment) : DEFAULT_POOL_SIZE,
+		.alignment = be.alignment,
+		.max_hosts = cfg->hosts,
+		.cap_entries = cfg->capabilities,
+		.index_slots = cfg->index_slots,
+		.max_key = cfg->max_key,
+		.max_value = cfg->max_value,
+	};
+	struct superblock *sb = &pool->sb;
+	if ((rc = layout_plan(&req, sb)) ||
+	    (rc = coherence_init(&pool->coh, cfg->coherence)) ||
+	    (rc = crypto_random(sb->uuid, sizeof sb->uuid)))
+		goto fail;
+	sb->created_unix_ns = unix_ns();
+	sb->page_size = be.page_size;
+	sb->coherence = (uint32_t)cfg->coherence;
+	sb->backend = (uint32_t)be.kind;
+	sb->lease_ms = cfg->lease_ms;
+	pool->size = sb->pool_size;
+	pool->backend = be.kind;
+	pool->page_size = be.page_size;
+
+	if ((rc = backend_reserve(&be, path, pool->size, cfg->numa_node)) ||
+	    (rc = backend_map(&be, pool->size, 1, (void **)&pool->base)))
+		goto fail;
+	clear_metadata(pool);
+	if ((rc = crypto_key_generate(&pool->key)))
+		goto fail;
+	if ((rc = crypto_key_save(&pool->key, key_path)))
+		goto fail;
+	key_created = 1;
+	if ((rc = write_superblock(pool)))
+		goto fail;
+	registry_bind(pool);
+	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)))
+		goto fail;
+	backend_close(&be);
+	*out = pool;
+	return 0;
+
+fail:
+	/* Keep the message of the failure, not of the clean-up. */
+	backend_close(&be);
+	if (key_created)
+		unlink(key_path);
+	if (file_created)
+		unlink(path);
+	pool_free(pool);
+	return error_wrap(rc, "create %s", path);
+}
+
+/* Opens and verifies a pool's superblock; with `key_path` also its key. */
+static int open_verified(const char *path, int writable, const char *key_path,
+			 struct backend *be, struct superblock *sb, int *from_backup,
+			 struct pool_key *key)
+{
+	int rc = backend_open(path, writable, be);
+	if (rc)
+		return rc;
+	if ((rc = superblock_read(be->fd, be->size, sb, from_backup)))
+		goto fail;
+	if (key_path) {
+		if ((rc = crypto_key_load(key, key_path)) ||
+		    (rc = superblock_verify_key(sb, key)))
+			goto fail;
+	}
+	return 0;
+fail:
+	backend_close(be);
+	return rc;
+}
+
+int shmemora_attach(const char *path, const shmemora_config *cfg_in, shmemora_pool **out)
+{
+	error_clear();
+	if (!path || !*path || !out)
+		return error_set(SHMEMORA_E_INVALID, "attach: path and out are required");
+	const struct shmemora_config *cfg = config_or_default(cfg_in);
+	char key_path[PATH_MAX];
+	int rc = config_key_path(cfg, path, key_path, sizeof key_path);
+	if (rc)
+		return rc;
+	struct shmemora_pool *pool;
+	if ((rc = pool_alloc(path, &pool)))
+		return rc;
+	struct backend be = { .fd = -1 };
+	if ((rc = open_verified(path, 1, key_path, &be, &pool->sb, &pool->sb_from_backup,
+				&pool->key)))
+		goto fail;
+	pool->size = pool->sb.pool_size;
+	pool->backend = be.kind;
+	pool->page_size = be.page_size;
+	if ((rc = coherence_init(&pool->coh, (int)pool->sb.coherence)) ||
+	    (rc = backend_map(&be, pool->size, 1, (void **)&pool->base)))
+		goto fail;
+	backend_close(&be);
+	registry_bind(pool);
+	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)))
+		goto fail;
+	*out = pool;
+	return 0;
+fail:
+	backend_close(&be);
+	pool_free(pool);
+	return error_wrap(rc, "%s", path);
+}
+
+int shmemora_detach(shmemora_pool *pool)
+{
+	error_clear();
+	if (!pool)
+		return error_set(SHMEMORA_E_INVALID, "detach: pool is NULL");
+	int rc = hosts_release(&pool->registry, pool->host_id, pool->epoch);
+	pool_free(pool);
+	return rc;
+}
+
+int shmemora_heartbeat(shmemora_pool *pool)
+{
+	if (!pool)
+		return error_set(SHMEMORA_E_INVALID, "heartbeat: pool is NULL");
+	return hosts_heartbeat(&pool->registry, pool->host_id, pool->epoch);
+}
+
+uint32_t shmemora_host_id(const shmemora_pool *pool)
+{
+	return pool ? pool->host_id : UINT32_MAX;
+}
+
+/* Reads the registry of an unattached pool into a private copy. */
+static int read_registry(const struct backend *be, const struct superblock *sb,
+			 struct host_slot **slots)
+{
+	size_t len = (size_t)sb->max_hosts * sizeof(struct host_slot);
+	*slots = malloc(len);
+	if (!*slots)
+		return error_set(SHMEMORA_E_NOMEM, "out of memory reading the host registry");
+	ssize_t n = pread(be->fd, *slots, len, (off_t)sb->region[REGION_REGISTRY].offset);
+	if (n != (ssize_t)len) {
+		free(*slots);
+		*slots = NULL;
+		return error_set(SHMEMORA_E_IO, "cannot read the host registry: %s",
+				 n < 0 ? strerror(errno) : "short read");
+	}
+	return 0;
+}
+
+/* Counts live hosts of an unattached pool. */
+static int count_live_hosts(const struct backend *be, const struct superblock *sb,
+			    uint32_t *live)
+{
+	struct host_slot *slots;
+	struct host_identity self;
+	int rc = read_registry(be, sb, &slots);
+	if (rc)
+		return rc;
+	if ((rc = host_identity_self(&self)) == 0) {
+		struct registry reg = { slots, sb->max_hosts, sb->lease_ms, NULL };
+		*live = hosts_live_count(&reg, &self);
+	}
+	free(slots);
+	return rc;
+}
+
+static void fill_info(const struct superblock *sb, enum shmemora_backend backend,
+		      uint32_t page_size, shmemora_info *out)
+{
+	memset(out, 0, sizeof *out);
+	out->format_version = sb->format_version;
+	memcpy(out->uuid, sb->uuid, sizeof out->uuid);
+	memcpy(out->key_id, sb->key_id, sizeof out->key_id);
+	out->size = sb->pool_size;
+	out->created_unix_ns = sb->created_unix_ns;
+	out->alignment = sb->alignment;
+	out->page_size = page_size;
+	out->backend = backend;
+	out->coherence = (enum shmemora_coherence)sb->coherence;
+	out->max_hosts = sb->max_hosts;
+	out->lease_ms = sb->lease_ms;
+	out->max_key = sb->max_key;
+	out->max_value = sb->max_value;
+	out->capabilities = sb->cap_entries;
+	out->index_slots = sb->index_slots;
+	out->partition_size = sb->partition_size;
+	out->size_class_count = sb->size_class_count;
+	memcpy(out->size_classes, sb->size_class, sizeof out->size_classes);
+	for (int r = 0; r < REGION_COUNT; r++) {
+		out->region_offset[r] = sb->region[r].offset;
+		out->region_size[r] = sb->region[r].size;
+	}
+	out->protection = shmemora_protection_available();
+	out->flush_instruction = coherence_insn_name(coherence_best_writeback());
+}
+
+int shmemora_pool_info(const shmemora_pool *pool, shmemora_info *out)
+{
+	error_clear();
+	if (!pool || !out)
+		return error_set(SHMEMORA_E_INVALID, "pool_info: pool and out are required");
+	fill_info(&pool->sb, pool->backend, pool->page_size, out);
+	out->sb_from_backup = pool->sb_from_backup;
+	out->key_verified = 1;
+	struct host_identity self;
+	int rc = host_identity_self(&self);
+	if (rc)
+		return rc;
+	out->hosts_attached = hosts_live_count(&pool->registry, &self);
+	return 0;
+}
+
+int shmemora_inspect(const char *path, const char *key_file, shmemora_info *out)
+{
+	error_clear();
+	if (!path || !out)
+		return error_set(SHMEMORA_E_INVALID, "inspect: path and out are required");
+	char key_path[PATH_MAX];
+	struct shmemora_config cfg = *config_or_default(NULL);
+	cfg.key_file = (char *)key_file;
+	int rc = config_key_path(&cfg, path, key_path, sizeof key_path);
+	if (rc)
+		return rc;
+	/* The key is optional here: check it when a key file is there (or was
+	 * named), skip it when the default one is simply absent. */
+	int use_key = key_file || access(key_path, F_OK) == 0;
+	struct backend be;
+	struct superblock sb;
+	struct pool_key key;
+	int from_backup;
+	if ((rc = open_verified(path, 0, use_key ? key_path : NULL, &be, &sb, &from_backup,
+				&key)))
+		return error_wrap(rc, "%s", path);
+	crypto_wipe(&key, sizeof key);
+	fill_info(&sb, be.kind, be.page_size, out);
+	out->sb_from_backup = from_backup;
+	out->key_verified = use_key;
+	rc = count_live_hosts(&be, &sb, &out->hosts_attached);
+	backend_close(&be);
+	return rc;
+}
+
+int shmemora_hosts(const char *path, shmemora_host *hosts, size_t cap, size_t *count)
+{
+	error_clear();
+	if (!path || !count || (cap && !hosts))
+		return error_set(SHMEMORA_E_INVALID, "hosts: path, count and hosts are required");
+	struct backend be;
+	struct superblock sb;
+	int from_backup;
+	int rc = open_verified(path, 0, NULL, &be, &sb, &from_backup, NULL);
+	if (rc)
+		return error_wrap(rc, "%s", path);
+	struct host_slot *slots;
+	struct host_identity self;
+	if ((rc = read_registry(&be, &sb, &slots)) == 0) {
+		if ((rc = host_identity_self(&self)) == 0) {
+			struct registry reg = { slots, sb.max_hosts, sb.lease_ms, NULL };
+			for (uint32_t i = 0; i < sb.max_hosts && i < cap; i++)
+				hosts_describe(&reg, i, &self, &hosts[i]);
+			*count = sb.max_hosts;
+		}
+		free(slots);
+	}
+	backend_close(&be);
+	return rc;
+}
+
+static int wipe_device_superblocks(const char *path)
+{
+	struct backend be;
+	int rc = backend_open(path, 1, &be);
+	if (rc)
+		return rc;
+	static const uint8_t zero[sizeof(struct superblock)];
+	if (pwrite(be.fd, zero, sizeof zero, SB_PRIMARY_OFFSET) != (ssize_t)sizeof zero ||
+	    pwrite(be.fd, zero, sizeof zero, SB_BACKUP_OFFSET) != (ssize_t)sizeof zero ||
+	    fsync(be.fd) != 0)
+		rc = error_set(SHMEMORA_E_IO, "cannot wipe the superblocks of %s: %s", path,
+			       strerror(errno));
+	backend_close(&be);
+	return rc;
+}
+
+int shmemora_destroy(const char *path, const shmemora_config *cfg_in)
+{
+	error_clear();
+	if (!path || !*path)
+		return error_set(SHMEMORA_E_INVALID, "destroy: path is required");
+	const struct shmemora_config *cfg = config_or_default(cfg_in);
+	char key_path[PATH_MAX];
+	int rc = config_key_path(cfg, path, key_path, sizeof key_path);
+	if (rc)
+		return rc;
+	struct backend be;
+	struct superblock sb;
+	struct pool_key key;
+	int from_backup;
+	if ((rc = open_verified(path, 0, key_path, &be, &sb, &from_backup, &key)))
+		return error_wrap(rc, "destroy %s", path);
+	crypto_wipe(&key, sizeof key);
+	uint32_t live = 0;
+	rc = count_live_hosts(&be, &sb, &live);
+	enum shmemora_backend kind = be.kind;
+	backend_close(&be);
+	if (rc)
+		return error_wrap(rc, "destroy %s", path);
+	if (live && !cfg->force)
+		return error_set(SHMEMORA_E_BUSY, "destroy %s: %u host(s) still attached; detach "
+				 "them (see 'shmemora hosts %s') or use --force", path, live, path);
+	if (kind == SHMEMORA_BACKEND_DEVDAX) {
+		if ((rc = wipe_device_superblocks(path)))
+			return error_wrap(rc, "destroy %s", path);
+	} else if (unlink(path) != 0) {
+		return error_set(SHMEMORA_E_IO, "destroy %s: %s", path, strerror(errno));
+	}
+	if (unlink(key_path) != 0 && errno != ENOENT)
+		return error_set(SHMEMORA_E_IO, "destroyed %s, but could not remove key file %s: %s",
+				 path, key_path, strerror(errno));
+	return 0;
+}
+
+const char *shmemora_coherence_name(enum shmemora_coherence mode)
+{
+	return mode == SHMEMORA_FLUSH ? "flush" : mode == SHMEMORA_COHERENT ? "coherent" : "?";
+}
+
+const char *shmemora_backend_name(enum shmemora_backend backend)
+{
+	switch (backend) {
+	case SHMEMORA_BACKEND_FILE: return "file";
+	case SHMEMORA_BACKEND_HUGETLBFS: return "hugetlbfs";
+	case SHMEMORA_BACKEND_DEVDAX: return "devdax";
+	}
+	return "?";
+}
+
+const char *shmemora_protection_name(enum shmemora_protection mode)
+{
+	return mode == SHMEMORA_PROTECT_MPK ? "mpk" : "software";
+}
+
+const char *shmemora_host_state_name(enum shmemora_host_state state)
+{
+	switch (state) {
+	case SHMEMORA_HOST_FREE: return "free";
+	case SHMEMORA_HOST_CLAIMING: return "claiming";
+	case SHMEMORA_HOST_ATTACHED: return "attached";
+	case SHMEMORA_HOST_DEAD: return "dead";
+	}
+	return "?";
+}

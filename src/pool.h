@@ -1,0 +1,34 @@
+/*
+ * pool.h — the attached pool handle, shared by the modules built on it
+ * (token table, protected path, KV store).
+ */
+#ifndef SHMEMORA_POOL_H
+#define SHMEMORA_POOL_H
+
+#include "coherence.h"
+#include "crypto.h"
+#include "hosts.h"
+#include "layout.h"
+
+struct shmemora_pool {
+	char *path;
+	uint8_t *base;                 /* the mapping; regions at base + offset */
+	uint64_t size;
+	struct superblock sb;          /* verified private copy: never re-read */
+	struct pool_key key;
+	struct coherence coh;
+	struct registry registry;
+	enum shmemora_backend backend;
+	uint32_t page_size;
+	int sb_from_backup;
+	uint32_t host_id;
+	uint32_t epoch;
+};
+
+/* Address of a region of an attached pool. */
+static inline void *pool_region(const struct shmemora_pool *pool, enum region_id r)
+{
+	return pool->base + pool->sb.region[r].offset;
+}
+
+#endif

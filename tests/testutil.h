@@ -1,0 +1,124 @@
+/*
+ * testutil.h — helpers shared by the test programs: unique pool paths under
+ * /dev/shm, small pools, file snapshots to prove "nothing changed", and
+ * assertions on SHMemora error codes that print the library's message.
+ */
+#ifndef SHMEMORA_TESTUTIL_H
+#define SHMEMORA_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <xxhash.h>
+
+#include "shmemora.h"
+
+/* A fresh pool path, unique per process and call; key file is path.key. */
+static inline void test_pool_path(char *out, size_t n, const char *tag)
+{
+	static int counter;
+	snprintf(out, n, "/dev/shm/shmemora-test-%s-%d-%d", tag, (int)getpid(), counter++);
+}
+
+static inline void test_key_path(const char *pool, char *out, size_t n)
+{
+	snprintf(out, n, "%s.key", pool);
+}
+
+/* Removes a pool file and its key file, whatever state they are in. */
+static inline void test_remove_pool(const char *pool)
+{
+	char key[512];
+	test_key_path(pool, key, sizeof key);
+	unlink(pool);
+	unlink(key);
+}
+
+/* Asserts a SHMemora call returned `want`, printing the message if not. */
+#define assert_shm(want, call)                                                      \
+	do {                                                                        \
+		int rc_ = (call);                                                   \
+		if (rc_ != (want))                                                  \
+			print_error("%s returned %d (%s), expected %d (%s): %s\n", #call, \
+				    rc_, shmemora_strerror(rc_), (int)(want),       \
+				    shmemora_strerror(want), shmemora_errmsg());    \
+		assert_int_equal(rc_, (want));                                      \
+	} while (0)
+
+/* Creates a small pool (default 16 MiB, 8 hosts) and detaches from it. */
+static inline void test_create_small(const char *pool, uint64_t size, uint32_t hosts)
+{
+	shmemora_config *cfg;
+	shmemora_pool *p;
+	assert_shm(0, shmemora_config_new(&cfg));
+	assert_shm(0, shmemora_config_set_size(cfg, size ? size : 16u << 20));
+	assert_shm(0, shmemora_config_set_hosts(cfg, hosts ? hosts : 8));
+	assert_shm(0, shmemora_create(pool, cfg, &p));
+	assert_shm(0, shmemora_detach(p));
+	shmemora_config_delete(cfg);
+}
+
+/* Hash of a whole file, and its size: two snapshots equal means untouched. */
+struct file_snapshot {
+	uint64_t hash;
+	off_t size;
+	int exists;
+};
+
+static inline struct file_snapshot test_snapshot(const char *path)
+{
+	struct file_snapshot s = { 0, 0, 0 };
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return s;
+	s.exists = 1;
+	XXH3_state_t *st = XXH3_createState();
+	XXH3_64bits_reset(st);
+	char buf[1 << 16];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+		XXH3_64bits_update(st, buf, n);
+		s.size += (off_t)n;
+	}
+	s.hash = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	fclose(f);
+	return s;
+}
+
+static inline void assert_unchanged(struct file_snapshot before, const char *path)
+{
+	struct file_snapshot after = test_snapshot(path);
+	assert_int_equal(before.exists, after.exists);
+	assert_int_equal(before.size, after.size);
+	assert_true(before.hash == after.hash);
+}
+
+/* pread/pwrite helpers on a pool file. */
+static inline void test_read_at(const char *path, off_t off, void *buf, size_t len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseeko(f, off, SEEK_SET), 0);
+	assert_int_equal(fread(buf, 1, len, f), len);
+	fclose(f);
+}
+
+static inline void test_write_at(const char *path, off_t off, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseeko(f, off, SEEK_SET), 0);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+}
+
+#endif
