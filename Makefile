@@ -33,13 +33,19 @@ TEST_SRC := $(wildcard tests/unit/*.c tests/multiproc/*.c tests/badinput/*.c)
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: all lib tools tests test demo check-sanitize install uninstall clean deps
+.PHONY: all lib tools tests examples test demo check-sanitize install uninstall clean deps
 
-all: lib tools tests
+all: lib tools tests examples
 
 lib: $(BUILD)/libshmemora.a $(BUILD)/libshmemora.so
 tools: $(BUILD)/shmemora
 tests: $(TEST_BIN)
+examples: $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+
+# Examples use the public header and the static library only, as users do.
+$(BUILD)/examples/%: examples/%.c include/shmemora.h $(BUILD)/libshmemora.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -o $@ $< $(BUILD)/libshmemora.a $(LDFLAGS) $(DEP_LIBS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/shmemora.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(LIB_CFLAGS) -c $< -o $@

@@ -57,12 +57,15 @@ int superblock_verify_copy(const struct superblock *sb, const char *what)
 	return 0;
 }
 
+/* Reads a copy; when the file ends inside it, reads what is there (so the
+ * signature can still be judged) and returns E_TRUNCATED. */
 static int read_copy(int fd, uint64_t file_size, off_t at, struct superblock *sb)
 {
 	memset(sb, 0, sizeof *sb);
-	if (file_size < (uint64_t)at + sizeof *sb)
-		return SHMEMORA_E_TRUNCATED;
-	ssize_t n = pread(fd, sb, sizeof *sb, at);
+	size_t want = sizeof *sb;
+	if (file_size < (uint64_t)at + want)
+		want = file_size > (uint64_t)at ? (size_t)(file_size - (uint64_t)at) : 0;
+	ssize_t n = want ? pread(fd, sb, want, at) : 0;
 	if (n < 0)
 		return error_set(SHMEMORA_E_IO, "reading superblock: %s", strerror(errno));
 	if ((size_t)n != sizeof *sb)
@@ -76,8 +79,7 @@ static int load_copy(int fd, uint64_t file_size, off_t at, const char *what,
 {
 	int rc = read_copy(fd, file_size, at, sb);
 	if (rc == SHMEMORA_E_TRUNCATED) {
-		if (at == SB_PRIMARY_OFFSET && (file_size < sizeof sb->magic ||
-		    memcmp(sb->magic, SB_MAGIC, sizeof sb->magic) != 0))
+		if (at == SB_PRIMARY_OFFSET && memcmp(sb->magic, SB_MAGIC, sizeof sb->magic) != 0)
 			return error_set(SHMEMORA_E_NOT_POOL,
 					 "file of %llu bytes is too short to be a pool and has no "
 					 "SHMemora signature", (unsigned long long)file_size);

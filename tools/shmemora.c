@@ -517,8 +517,14 @@ static int cmd_hosts(int argc, char **argv)
 			char beat[32] = "-";
 			if (h->heartbeat_unix_ns)
 				snprintf(beat, sizeof beat, "%.1f s ago", age);
-			printf("%-6u %-9s %-7u %-8d %-14s %s\n", h->host_id,
-			       shmemora_host_state_name(h->state), h->epoch, h->pid, beat,
+			char pid[16] = "-";
+			if (h->state != SHMEMORA_HOST_FREE) {
+				snprintf(pid, sizeof pid, "%d", h->pid);
+			} else {
+				strcpy(beat, "-");
+			}
+			printf("%-6u %-9s %-7u %-8s %-14s %s\n", h->host_id,
+			       shmemora_host_state_name(h->state), h->epoch, pid, beat,
 			       h->state == SHMEMORA_HOST_FREE ? "-"
 			       : h->same_machine ? "this machine" : "other (boot id differs)");
 		}
