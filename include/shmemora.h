@@ -79,6 +79,14 @@ enum shmemora_error {
 	SHMEMORA_E_NOMEM = -4016,         /* out of process memory */
 	SHMEMORA_E_UNSUPPORTED = -4017,   /* not available on this CPU, kernel or backend */
 	SHMEMORA_E_FENCED = -4018,        /* this host's slot was reclaimed by another */
+	SHMEMORA_E_TOKEN_MALFORMED = -4019, /* token text mistyped or cut (checksum, form) */
+	SHMEMORA_E_TOKEN_REFUSED = -4020, /* forged tag, unknown id, other pool, or edited entry */
+	SHMEMORA_E_REVOKED = -4021,       /* token (or an ancestor) was revoked */
+	SHMEMORA_E_EXPIRED = -4022,       /* token past its expiry */
+	SHMEMORA_E_DENIED = -4023,        /* token lacks the right this operation needs */
+	SHMEMORA_E_OUT_OF_SCOPE = -4024,  /* outside the token's region, namespace or key */
+	SHMEMORA_E_WIDEN = -4025,         /* derive asked for more than the parent holds */
+	SHMEMORA_E_TABLE_FULL = -4026,    /* capability table full: run `shmemora token gc` */
 };
 
 /** Returns a short, static description of an error code (never NULL). */
@@ -153,6 +161,11 @@ SHMEMORA_API int shmemora_config_set_numa_node(shmemora_config *cfg, int node);
 SHMEMORA_API int shmemora_config_set_lease_ms(shmemora_config *cfg, uint32_t ms);
 /** Attach as this host slot (attach; default -1: the first free or dead slot). */
 SHMEMORA_API int shmemora_config_set_host_id(shmemora_config *cfg, int host_id);
+/**
+ * Root token file (create writes it, mode 0600; destroy removes it).
+ * Default: the pool path plus ".root-token".  The string is copied.
+ */
+SHMEMORA_API int shmemora_config_set_root_token_file(shmemora_config *cfg, const char *path);
 /**
  * create: overwrite a device (devdax) that already holds a pool.
  * destroy: remove the pool even though hosts appear to be attached.
@@ -321,6 +334,186 @@ SHMEMORA_API const char *shmemora_coherence_name(enum shmemora_coherence mode);
 SHMEMORA_API const char *shmemora_backend_name(enum shmemora_backend backend);
 SHMEMORA_API const char *shmemora_protection_name(enum shmemora_protection mode);
 SHMEMORA_API const char *shmemora_host_state_name(enum shmemora_host_state state);
+
+/* ------------------------------------------------------------------------ */
+/* Capability tokens                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A token is a bearer capability: whoever presents it gets what its entry in
+ * the pool's capability table grants.  It is an id and a tag, where
+ *     tag = HMAC-SHA256(K, id || every field of the entry),
+ *     K   = HMAC-SHA256(pool key, "shmemora token key v1" || pool UUID),
+ * truncated to 128 bits.  The tag is never stored in the pool: reading the
+ * table reveals no token, and editing an entry (wider bounds, more rights,
+ * later expiry, un-revoking) makes every tag for it fail.
+ *
+ * Text form (for files, command lines, other processes):
+ *     shmemora1_KKKK_IIIIIIIIIIIIIIII_TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT_CCCCCCCC
+ * K: the first two bytes of the pool's key id (a token of another pool is
+ * named as such), I: id, T: tag, C: a checksum of what precedes it, so a
+ * mistyped token (E_TOKEN_MALFORMED) is told apart from a forged one
+ * (E_TOKEN_REFUSED).  All lower-case hex.
+ */
+#define SHMEMORA_TAG_BYTES 16
+#define SHMEMORA_TOKEN_TEXT_LEN 73 /* characters, without the terminator */
+
+typedef struct shmemora_token {
+	uint16_t key_hint;               /* first two bytes of the pool key id */
+	uint64_t id;
+	uint8_t tag[SHMEMORA_TAG_BYTES];
+} shmemora_token;
+
+/* Rights, as bits; on the command line the letters r, w, i, d, g. */
+enum shmemora_right {
+	SHMEMORA_RIGHT_READ = 1,    /* r: read, get, compare */
+	SHMEMORA_RIGHT_WRITE = 2,   /* w: write, put/update existing keys, compare-and-swap */
+	SHMEMORA_RIGHT_INSERT = 4,  /* i: insert new keys, create namespaces */
+	SHMEMORA_RIGHT_DELETE = 8,  /* d: delete keys */
+	SHMEMORA_RIGHT_GRANT = 16,  /* g: derive narrower tokens */
+	SHMEMORA_RIGHTS_ALL = 31,
+};
+
+/* What a token covers. */
+enum shmemora_scope {
+	SHMEMORA_SCOPE_POOL = 0,      /* everything (the root token) */
+	SHMEMORA_SCOPE_REGION = 1,    /* bytes [offset, offset+length) of the data area */
+	SHMEMORA_SCOPE_NAMESPACE = 2, /* every key of one namespace */
+	SHMEMORA_SCOPE_KEY = 3,       /* one key of one namespace */
+};
+
+/* MAC verification policy of a pool handle. */
+enum shmemora_verify {
+	SHMEMORA_VERIFY_CACHED = 0, /* default: MAC once per thread and token, then only
+				     * the entry's state/generation word is rechecked,
+				     * so a revocation takes effect on the next access */
+	SHMEMORA_VERIFY_ALWAYS = 1, /* MAC on every access */
+	SHMEMORA_VERIFY_OFF = 2,    /* id lookup, state, rights and bounds only: no MAC.
+				     * Weak: a guessed id is accepted.  For benchmarks. */
+};
+
+/** What to grant in shmemora_token_derive(). */
+typedef struct shmemora_grant {
+	enum shmemora_scope scope;
+	uint64_t offset, length;   /* SCOPE_REGION: data-area offset and length */
+	const char *ns;            /* SCOPE_NAMESPACE, SCOPE_KEY: namespace name */
+	const void *key;           /* SCOPE_KEY: the key */
+	size_t key_len;
+	uint32_t rights;           /* subset of the parent's */
+	uint64_t expires_unix_ns;  /* 0: the parent's expiry; never later than it */
+} shmemora_grant;
+
+enum shmemora_token_state {
+	SHMEMORA_TOKEN_LIVE = 0,
+	SHMEMORA_TOKEN_REVOKED = 1,
+	SHMEMORA_TOKEN_EXPIRED = 2,
+	SHMEMORA_TOKEN_MINTING = 3, /* being minted, or left half-minted by a dead host */
+};
+
+/** A capability table entry as shown by inspect and list (never the tag). */
+typedef struct shmemora_token_info {
+	uint64_t id;
+	uint32_t index;              /* table slot */
+	enum shmemora_token_state state;
+	enum shmemora_scope scope;
+	uint64_t offset, length;     /* SCOPE_REGION */
+	uint64_t ns_hash, key_hash;  /* SCOPE_NAMESPACE / SCOPE_KEY: keyed hashes */
+	uint32_t rights;
+	uint64_t expires_unix_ns;    /* 0: never */
+	uint32_t owner_host;         /* host that minted it */
+	uint64_t parent_id;          /* 0: none (the root) */
+	uint64_t generation;
+} shmemora_token_info;
+
+/** Writes a token's text form into buf (at least SHMEMORA_TOKEN_TEXT_LEN+1 bytes). */
+SHMEMORA_API int shmemora_token_format(const shmemora_token *token, char *buf, size_t len);
+/** Parses the text form; E_TOKEN_MALFORMED says what is wrong with it.
+ *  Leading and trailing white space is ignored. */
+SHMEMORA_API int shmemora_token_parse(const char *text, shmemora_token *out);
+/** Reads a token from a file holding its text form (e.g. POOL.root-token). */
+SHMEMORA_API int shmemora_token_load(const char *path, shmemora_token *out);
+/** Writes a token's text form to a new file of mode 0600 (E_EXISTS if present). */
+SHMEMORA_API int shmemora_token_save(const shmemora_token *token, const char *path);
+
+/**
+ * Derives a token from `parent`, which must verify and hold the grant right.
+ * The child never holds more rights, a larger scope or a later expiry than
+ * the parent (E_WIDEN), and is revoked with it.  Errors: the verification
+ * errors (see shmemora_region_read), E_DENIED (no grant right), E_WIDEN,
+ * E_INVALID (bad grant), E_TABLE_FULL.
+ */
+SHMEMORA_API int shmemora_token_derive(shmemora_pool *pool, const shmemora_token *parent,
+				       const shmemora_grant *grant, shmemora_token *out);
+
+/**
+ * Revokes `token` and every token derived from it, directly or not.  The
+ * presented token must verify (revoked or expired ones may be revoked again:
+ * their descendants are swept).  Effective on every host at the next access.
+ */
+SHMEMORA_API int shmemora_token_revoke(shmemora_pool *pool, const shmemora_token *token);
+
+/** Verifies `token` (always with its MAC) and describes its entry. */
+SHMEMORA_API int shmemora_token_inspect(shmemora_pool *pool, const shmemora_token *token,
+					shmemora_token_info *out);
+
+/**
+ * Lists the table's used entries (live, revoked, expired, minting): fills up
+ * to `cap` and sets *count to how many there are.  Shows no tags.  Entries
+ * are described as stored; they are verified only when a token is presented.
+ */
+SHMEMORA_API int shmemora_token_list(shmemora_pool *pool, shmemora_token_info *out,
+				     size_t cap, size_t *count);
+
+/** Frees revoked and expired entries, and minting ones whose host died. */
+SHMEMORA_API int shmemora_token_gc(shmemora_pool *pool, uint64_t *freed);
+
+/** Sets this handle's MAC verification policy (default SHMEMORA_VERIFY_CACHED). */
+SHMEMORA_API int shmemora_set_verify(shmemora_pool *pool, enum shmemora_verify policy);
+
+/** The protection mode this handle runs in (mpk when the CPU offers it). */
+SHMEMORA_API enum shmemora_protection shmemora_protection_mode(const shmemora_pool *pool);
+
+/* ------------------------------------------------------------------------ */
+/* Raw regions: the protected path on plain bytes                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The data area (the pool's data partitions region) addressed by offsets
+ * from its start, 0 .. data_size-1 (shmemora_info.region_size of
+ * SHMEMORA_REGION_PARTITIONS).  Metadata regions are never reachable here.
+ * Every call verifies the token (per the handle's policy), its state and
+ * expiry, its rights and its bounds (overflow-safe) before a byte moves.
+ *
+ * Errors common to every call that takes a token:
+ *   E_TOKEN_REFUSED (forged, unknown id, another pool's, or its entry was
+ *   edited), E_REVOKED, E_EXPIRED, E_DENIED (missing right),
+ *   E_OUT_OF_SCOPE (outside the token's region), E_INVALID (NULL argument).
+ */
+
+/** Seed-compatible name for deriving a region token: the region
+ *  [offset, offset+length) with `rights`, from `parent`. */
+SHMEMORA_API int shmemora_region_acquire(shmemora_pool *pool, const shmemora_token *parent,
+					 uint64_t offset, uint64_t length, uint32_t rights,
+					 shmemora_token *out);
+/** Copies `len` bytes at `offset` into buf.  Needs the read right. */
+SHMEMORA_API int shmemora_region_read(shmemora_pool *pool, const shmemora_token *token,
+				      uint64_t offset, void *buf, size_t len);
+/** Copies `len` bytes from buf to `offset`.  Needs the write right. */
+SHMEMORA_API int shmemora_region_write(shmemora_pool *pool, const shmemora_token *token,
+				       uint64_t offset, const void *buf, size_t len);
+/** Compares `len` bytes at `offset` with buf; *equal is 1 or 0.  Needs read. */
+SHMEMORA_API int shmemora_region_compare(shmemora_pool *pool, const shmemora_token *token,
+					 uint64_t offset, const void *buf, size_t len,
+					 int *equal);
+/**
+ * Atomic compare-and-swap of the 8-byte word at `offset` (8-aligned):
+ * if it equals *expected, writes `desired` and sets *swapped = 1; else
+ * stores the current value in *expected and sets *swapped = 0.  Needs read
+ * and write.
+ */
+SHMEMORA_API int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token *token,
+				       uint64_t offset, uint64_t *expected, uint64_t desired,
+				       int *swapped);
 
 #ifdef __cplusplus
 }

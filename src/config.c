@@ -39,6 +39,7 @@ void shmemora_config_delete(shmemora_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->key_file);
+	free(cfg->root_token_file);
 	free(cfg);
 }
 
@@ -84,6 +85,19 @@ int shmemora_config_set_key_file(shmemora_config *cfg, const char *path)
 		return error_set(SHMEMORA_E_NOMEM, "out of memory");
 	free(cfg->key_file);
 	cfg->key_file = copy;
+	return 0;
+}
+
+int shmemora_config_set_root_token_file(shmemora_config *cfg, const char *path)
+{
+	REQUIRE_CFG(cfg);
+	if (!path || !*path)
+		return error_set(SHMEMORA_E_INVALID, "root token file path is empty");
+	char *copy = strdup(path);
+	if (!copy)
+		return error_set(SHMEMORA_E_NOMEM, "out of memory");
+	free(cfg->root_token_file);
+	cfg->root_token_file = copy;
 	return 0;
 }
 
@@ -177,5 +191,15 @@ int config_key_path(const struct shmemora_config *cfg, const char *path, char *o
 		n = snprintf(out, out_len, "%s.key", path);
 	if (n < 0 || (size_t)n >= out_len)
 		return error_set(SHMEMORA_E_INVALID, "key file path too long");
+	return 0;
+}
+
+int config_root_token_path(const struct shmemora_config *cfg, const char *path, char *out,
+			   size_t out_len)
+{
+	int n = cfg->root_token_file ? snprintf(out, out_len, "%s", cfg->root_token_file)
+				     : snprintf(out, out_len, "%s.root-token", path);
+	if (n < 0 || (size_t)n >= out_len)
+		return error_set(SHMEMORA_E_INVALID, "root token file path too long");
 	return 0;
 }

@@ -12,6 +12,7 @@ struct shmemora_config {
 	uint32_t hosts;         /* 0: default */
 	int coherence;
 	char *key_file;         /* NULL: SHMEMORA_KEY_FILE, else POOL.key */
+	char *root_token_file;  /* NULL: POOL.root-token */
 	uint64_t capabilities;  /* 0: default */
 	uint64_t index_slots;   /* 0: default */
 	uint32_t max_key;       /* 0: default */
@@ -29,5 +30,9 @@ const struct shmemora_config *config_or_default(const struct shmemora_config *cf
  * does not fit. */
 int config_key_path(const struct shmemora_config *cfg, const char *path, char *out,
 		    size_t out_len);
+
+/* The root token file path for pool `path` under `cfg`. */
+int config_root_token_path(const struct shmemora_config *cfg, const char *path, char *out,
+			   size_t out_len);
 
 #endif

@@ -76,6 +76,14 @@ const char *shmemora_strerror(int err)
 	case SHMEMORA_E_NOMEM: return "out of memory";
 	case SHMEMORA_E_UNSUPPORTED: return "not supported here";
 	case SHMEMORA_E_FENCED: return "host slot was reclaimed (fenced)";
+	case SHMEMORA_E_TOKEN_MALFORMED: return "malformed token";
+	case SHMEMORA_E_TOKEN_REFUSED: return "token refused";
+	case SHMEMORA_E_REVOKED: return "token revoked";
+	case SHMEMORA_E_EXPIRED: return "token expired";
+	case SHMEMORA_E_DENIED: return "access denied: missing right";
+	case SHMEMORA_E_OUT_OF_SCOPE: return "access outside the token's scope";
+	case SHMEMORA_E_WIDEN: return "derived token would exceed its parent";
+	case SHMEMORA_E_TABLE_FULL: return "capability table full";
 	}
 	return "unknown error code";
 }

@@ -126,6 +126,30 @@ struct host_slot {
 _Static_assert(sizeof(struct host_slot) == CACHE_LINE, "host slot is one line");
 _Static_assert(offsetof(struct host_slot, heartbeat_ns) == 48, "heartbeat at 48");
 
+/*
+ * One capability table entry: a cache line.  `state` is the only word
+ * changed by compare-and-swap: bits 0-1 the state (enum cap_state), bits
+ * 2-13 the host that minted it, bits 14-63 the generation, bumped by every
+ * transition except publish, so a tag minted for one generation never
+ * verifies for another.  The other fields are written only while the entry
+ * is MINTING and read under the seqlock protocol of token.c.  The token's tag
+ * is never stored.
+ */
+struct cap_entry {
+	_Atomic uint64_t state;           /*  0 */
+	uint64_t id;                      /*  8 random high 40 bits | slot index */
+	uint64_t a;                       /* 16 region offset | namespace hash */
+	uint64_t b;                       /* 24 region length | key hash */
+	uint64_t expires_ns;              /* 32 CLOCK_REALTIME, 0 = never */
+	uint64_t parent_id;               /* 40 0 = none (a root token) */
+	uint32_t rights;                  /* 48 enum shmemora_right bits */
+	uint16_t scope;                   /* 52 enum shmemora_scope */
+	uint16_t owner_host;              /* 54 host that minted it */
+	uint64_t reserved;                /* 56 zero */
+};
+_Static_assert(sizeof(struct cap_entry) == CACHE_LINE, "capability entry is one line");
+_Static_assert(offsetof(struct cap_entry, rights) == 48, "rights at 48");
+
 /* What a caller asks for; zero means "default". */
 struct geometry_request {
 	uint64_t pool_size;

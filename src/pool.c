@@ -47,6 +47,7 @@ static void pool_free(struct shmemora_pool *pool)
 {
 	if (!pool)
 		return;
+	protect_fini(&pool->prot);
 	backend_unmap(pool->base, pool->size);
 	crypto_wipe(&pool->key, sizeof pool->key);
 	free(pool->path);
@@ -60,8 +61,33 @@ static int pool_alloc(const char *path, struct shmemora_pool **out)
 		free(pool);
 		return error_set(SHMEMORA_E_NOMEM, "out of memory for a pool handle");
 	}
+	pool->prot.pkey = -1;
 	*out = pool;
 	return 0;
+}
+
+/* Last step of create and attach: the protected path takes over the pool
+ * (MPK key on the mapping where available) and the raw key leaves the
+ * handle, which application code could read. */
+static int protect_pool(struct shmemora_pool *pool)
+{
+	int rc = protect_init(&pool->prot, &pool->key, pool->sb.uuid, pool->base, pool->size);
+	crypto_wipe(pool->key.bytes, sizeof pool->key.bytes);
+	return rc;
+}
+
+/* Mints the root token (whole pool, every right, no expiry, no parent). */
+static int mint_root_token(struct shmemora_pool *pool, const char *path)
+{
+	struct cap_fields root = { .scope = SHMEMORA_SCOPE_POOL, .rights = SHMEMORA_RIGHTS_ALL };
+	shmemora_token token;
+	protect_saved s = protect_open(&pool->prot);
+	int rc = token_mint(pool, &root, &token);
+	protect_close(&pool->prot, s);
+	if (rc == 0)
+		rc = shmemora_token_save(&token, path);
+	crypto_wipe(&token, sizeof token);
+	return rc;
 }
 
 /* Zeroes what a fresh pool must find zeroed.  A new file is already zero;
@@ -111,16 +137,16 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	if (!path || !*path || !out)
 		return error_set(SHMEMORA_E_INVALID, "create: path and out are required");
 	const struct shmemora_config *cfg = config_or_default(cfg_in);
-	char key_path[PATH_MAX];
+	char key_path[PATH_MAX], root_path[PATH_MAX];
 	int rc = config_key_path(cfg, path, key_path, sizeof key_path);
-	if (rc)
+	if (rc || (rc = config_root_token_path(cfg, path, root_path, sizeof root_path)))
 		return rc;
 
 	struct shmemora_pool *pool;
 	if ((rc = pool_alloc(path, &pool)))
 		return rc;
 	struct backend be = { .fd = -1 };
-	int file_created = 0, key_created = 0;
+	int file_created = 0, key_created = 0, root_created = 0;
 	if ((rc = backend_create(path, &be, &file_created)) ||
 	    (rc = check_device_unused(&be, path, cfg->force)))
 		goto fail;
@@ -162,8 +188,11 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	if ((rc = write_superblock(pool)))
 		goto fail;
 	registry_bind(pool);
-	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)))
+	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)) ||
+	    (rc = protect_pool(pool)) ||
+	    (rc = mint_root_token(pool, root_path)))
 		goto fail;
+	root_created = 1;
 	backend_close(&be);
 	*out = pool;
 	return 0;
@@ -171,6 +200,8 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 fail:
 	/* Keep the message of the failure, not of the clean-up. */
 	backend_close(&be);
+	if (root_created)
+		unlink(root_path);
 	if (key_created)
 		unlink(key_path);
 	if (file_created)
@@ -227,6 +258,10 @@ int shmemora_attach(const char *path, const shmemora_config *cfg_in, shmemora_po
 	registry_bind(pool);
 	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)))
 		goto fail;
+	if ((rc = protect_pool(pool))) {
+		hosts_release(&pool->registry, pool->host_id, pool->epoch);
+		goto fail;
+	}
 	*out = pool;
 	return 0;
 fail:
@@ -240,7 +275,9 @@ int shmemora_detach(shmemora_pool *pool)
 	error_clear();
 	if (!pool)
 		return error_set(SHMEMORA_E_INVALID, "detach: pool is NULL");
+	protect_saved saved = protect_open(&pool->prot);
 	int rc = hosts_release(&pool->registry, pool->host_id, pool->epoch);
+	protect_close(&pool->prot, saved);
 	pool_free(pool);
 	return rc;
 }
@@ -249,7 +286,10 @@ int shmemora_heartbeat(shmemora_pool *pool)
 {
 	if (!pool)
 		return error_set(SHMEMORA_E_INVALID, "heartbeat: pool is NULL");
-	return hosts_heartbeat(&pool->registry, pool->host_id, pool->epoch);
+	protect_saved saved = protect_open(&pool->prot);
+	int rc = hosts_heartbeat(&pool->registry, pool->host_id, pool->epoch);
+	protect_close(&pool->prot, saved);
+	return rc;
 }
 
 uint32_t shmemora_host_id(const shmemora_pool *pool)
@@ -334,7 +374,10 @@ int shmemora_pool_info(const shmemora_pool *pool, shmemora_info *out)
 	int rc = host_identity_self(&self);
 	if (rc)
 		return rc;
+	protect_saved saved = protect_open(&pool->prot);
 	out->hosts_attached = hosts_live_count(&pool->registry, &self);
+	protect_close(&pool->prot, saved);
+	out->protection = pool->prot.mode;
 	return 0;
 }
 
@@ -416,9 +459,9 @@ int shmemora_destroy(const char *path, const shmemora_config *cfg_in)
 	if (!path || !*path)
 		return error_set(SHMEMORA_E_INVALID, "destroy: path is required");
 	const struct shmemora_config *cfg = config_or_default(cfg_in);
-	char key_path[PATH_MAX];
+	char key_path[PATH_MAX], root_path[PATH_MAX];
 	int rc = config_key_path(cfg, path, key_path, sizeof key_path);
-	if (rc)
+	if (rc || (rc = config_root_token_path(cfg, path, root_path, sizeof root_path)))
 		return rc;
 	struct backend be;
 	struct superblock sb;
@@ -442,6 +485,9 @@ int shmemora_destroy(const char *path, const shmemora_config *cfg_in)
 	} else if (unlink(path) != 0) {
 		return error_set(SHMEMORA_E_IO, "destroy %s: %s", path, strerror(errno));
 	}
+	if (unlink(root_path) != 0 && errno != ENOENT)
+		return error_set(SHMEMORA_E_IO, "destroyed %s, but could not remove root token file "
+				 "%s: %s", path, root_path, strerror(errno));
 	if (unlink(key_path) != 0 && errno != ENOENT)
 		return error_set(SHMEMORA_E_IO, "destroyed %s, but could not remove key file %s: %s",
 				 path, key_path, strerror(errno));

@@ -9,13 +9,15 @@
 #include "crypto.h"
 #include "hosts.h"
 #include "layout.h"
+#include "protect.h"
 
 struct shmemora_pool {
 	char *path;
 	uint8_t *base;                 /* the mapping; regions at base + offset */
 	uint64_t size;
 	struct superblock sb;          /* verified private copy: never re-read */
-	struct pool_key key;
+	struct pool_key key;           /* bytes wiped once `prot` holds what it needs */
+	struct protect prot;           /* the protected path's state */
 	struct coherence coh;
 	struct registry registry;
 	enum shmemora_backend backend;

@@ -33,13 +33,16 @@ static inline void test_key_path(const char *pool, char *out, size_t n)
 	snprintf(out, n, "%s.key", pool);
 }
 
-/* Removes a pool file and its key file, whatever state they are in. */
+/* Removes a pool file, its key file and root token file, whatever state
+ * they are in. */
 static inline void test_remove_pool(const char *pool)
 {
-	char key[512];
+	char key[512], root[512];
 	test_key_path(pool, key, sizeof key);
+	snprintf(root, sizeof root, "%s.root-token", pool);
 	unlink(pool);
 	unlink(key);
+	unlink(root);
 }
 
 /* Asserts a SHMemora call returned `want`, printing the message if not. */

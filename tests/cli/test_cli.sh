@@ -4,7 +4,7 @@ set -u
 . "$(dirname "$0")/tap.sh"
 B=${1:-build}/shmemora
 P=/dev/shm/shmemora-cli-$$
-cleanup_pools() { rm -f "$P" "$P.key" "$P-2" "$P-2.key" "$P-small" "$P-small.key"; }
+cleanup_pools() { rm -f "$P"* ; }
 trap 'cleanup_pools; tap_cleanup' EXIT
 echo "1..21"
 
@@ -31,4 +31,4 @@ expect_exit 0 top_level_help "$B" --help
 expect_exit 2 unknown_command_is_usage_error "$B" frobnicate
 check hosts_json_lists_nothing_when_detached sh -c "test \"\$('$B' hosts '$P' --json)\" = '[]'"
 expect_exit 0 destroy_removes_pool "$B" destroy "$P"
-check destroy_removed_pool_and_key test ! -e "$P" -a ! -e "$P.key"
+check destroy_removed_pool_key_and_root_token test ! -e "$P" -a ! -e "$P.key" -a ! -e "$P.root-token"

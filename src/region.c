@@ -1,0 +1,109 @@
+/*
+ * region.c — the raw region API: the protected path on plain bytes of the
+ * data area (the seed's read_cxl, write_cxl, compare_cxl, plus an 8-byte
+ * compare-and-swap).
+ *
+ * Each call is the same sequence, held in one place, region_access():
+ * open, verify the token, check rights and bounds; the caller then moves
+ * bytes and closes.  Nothing is copied before every check has passed.
+ */
+#include "error.h"
+#include "pool.h"
+#include "protect.h"
+
+#include <string.h>
+
+/* Opens the pool and authorizes [off, off+len) for `need`; on success the
+ * caller owns the open section and gets the address of `off`. */
+static int region_access(shmemora_pool *pool, const shmemora_token *tok, uint32_t need,
+			 uint64_t off, uint64_t len, uint8_t **addr, protect_saved *saved)
+{
+	if (!pool || !tok)
+		return error_set(SHMEMORA_E_INVALID, "region access: pool and token are required");
+	uint64_t data_size = pool->sb.region[REGION_PARTITIONS].size;
+	*saved = protect_open(&pool->prot);
+	struct cap_fields f;
+	int rc = protect_verify(pool, tok, 0, 0, &f);
+	if (rc == 0)
+		rc = protect_require_rights(&f, need);
+	if (rc == 0)
+		rc = protect_require_region(&f, data_size, off, len);
+	if (rc) {
+		protect_close(&pool->prot, *saved);
+		return rc;
+	}
+	*addr = (uint8_t *)pool_region(pool, REGION_PARTITIONS) + off;
+	return 0;
+}
+
+int shmemora_region_read(shmemora_pool *pool, const shmemora_token *token, uint64_t offset,
+			 void *buf, size_t len)
+{
+	if (!buf && len)
+		return error_set(SHMEMORA_E_INVALID, "region_read: buf is NULL");
+	uint8_t *src;
+	protect_saved s;
+	int rc = region_access(pool, token, SHMEMORA_RIGHT_READ, offset, len, &src, &s);
+	if (rc)
+		return rc;
+	coherence_invalidate(&pool->coh, src, len);
+	memcpy(buf, src, len);
+	protect_close(&pool->prot, s);
+	return 0;
+}
+
+int shmemora_region_write(shmemora_pool *pool, const shmemora_token *token, uint64_t offset,
+			  const void *buf, size_t len)
+{
+	if (!buf && len)
+		return error_set(SHMEMORA_E_INVALID, "region_write: buf is NULL");
+	uint8_t *dst;
+	protect_saved s;
+	int rc = region_access(pool, token, SHMEMORA_RIGHT_WRITE, offset, len, &dst, &s);
+	if (rc)
+		return rc;
+	memcpy(dst, buf, len);
+	coherence_writeback(&pool->coh, dst, len);
+	protect_close(&pool->prot, s);
+	return 0;
+}
+
+int shmemora_region_compare(shmemora_pool *pool, const shmemora_token *token,
+			    uint64_t offset, const void *buf, size_t len, int *equal)
+{
+	if ((!buf && len) || !equal)
+		return error_set(SHMEMORA_E_INVALID, "region_compare: buf and equal are required");
+	uint8_t *src;
+	protect_saved s;
+	int rc = region_access(pool, token, SHMEMORA_RIGHT_READ, offset, len, &src, &s);
+	if (rc)
+		return rc;
+	coherence_invalidate(&pool->coh, src, len);
+	*equal = memcmp(src, buf, len) == 0;
+	protect_close(&pool->prot, s);
+	return 0;
+}
+
+int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token *token, uint64_t offset,
+			  uint64_t *expected, uint64_t desired, int *swapped)
+{
+	if (!expected || !swapped)
+		return error_set(SHMEMORA_E_INVALID, "region_cas64: expected and swapped are "
+				 "required");
+	if (offset % 8)
+		return error_set(SHMEMORA_E_INVALID, "region_cas64: offset %llu is not 8-aligned",
+				 (unsigned long long)offset);
+	uint8_t *word;
+	protect_saved s;
+	int rc = region_access(pool, token, SHMEMORA_RIGHT_READ | SHMEMORA_RIGHT_WRITE, offset,
+			       8, &word, &s);
+	if (rc)
+		return rc;
+	/* The data area starts on a page, so an 8-aligned offset is an
+	 * 8-aligned address. */
+	*swapped = __atomic_compare_exchange_n((uint64_t *)(void *)word, expected, desired, 0,
+					       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	coherence_writeback(&pool->coh, word, 8);
+	protect_close(&pool->prot, s);
+	return 0;
+}
