@@ -29,7 +29,7 @@ LDFLAGS  += $(SANFLAGS)
 
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-TEST_SRC := $(wildcard tests/unit/*.c tests/multiproc/*.c tests/badinput/*.c)
+TEST_SRC := $(wildcard tests/unit/*.c tests/multiproc/*.c tests/badinput/*.c tests/attack/*.c)
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
@@ -66,7 +66,7 @@ $(BUILD)/shmemora: $(TOOL_SRC) $(wildcard tools/*.h) $(BUILD)/libshmemora.a
 	$(CC) $(CFLAGS) -o $@ $(TOOL_SRC) $(BUILD)/libshmemora.a $(LDFLAGS) $(DEP_LIBS)
 
 # Tests link the library's objects so they can reach internal modules too.
-vpath %.c tests/unit tests/multiproc tests/badinput
+vpath %.c tests/unit tests/multiproc tests/badinput tests/attack
 $(BUILD)/tests/%: %.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
 

@@ -7,7 +7,7 @@
  *   0 success, 1 not found, 2 bad usage or input, 3 access denied,
  *   4 integrity error (corrupt or tampered), 5 other runtime error.
  */
-#include "shmemora.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,158 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_NOT_FOUND = 1,
-	EXIT_USAGE = 2,
-	EXIT_DENIED = 3,
-	EXIT_INTEGRITY = 4,
-	EXIT_RUNTIME = 5,
-};
-
-static const char *prog = "shmemora";
-
-static int exit_code_for(int err)
-{
-	switch (err) {
-	case SHMEMORA_OK:
-		return EXIT_OK;
-	case SHMEMORA_E_NOT_FOUND:
-		return EXIT_NOT_FOUND;
-	case SHMEMORA_E_INVALID:
-	case SHMEMORA_E_EXISTS:
-	case SHMEMORA_E_NOT_POOL:
-	case SHMEMORA_E_VERSION:
-	case SHMEMORA_E_GEOMETRY:
-	case SHMEMORA_E_BAD_PATH:
-		return EXIT_USAGE;
-	case SHMEMORA_E_KEY:
-	case SHMEMORA_E_KEY_MISMATCH:
-	case SHMEMORA_E_FENCED:
-		return EXIT_DENIED;
-	case SHMEMORA_E_TRUNCATED:
-	case SHMEMORA_E_CORRUPT:
-	case SHMEMORA_E_TAMPERED:
-		return EXIT_INTEGRITY;
-	}
-	return EXIT_RUNTIME;
-}
-
-/* Prints the library's message for `err` and returns the exit code. */
-static int fail(int err)
-{
-	const char *msg = shmemora_errmsg();
-	fprintf(stderr, "%s: %s\n", prog, *msg ? msg : shmemora_strerror(err));
-	return exit_code_for(err);
-}
-
-static int usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s %s: ", prog, cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s %s --help'.\n", prog, cmd);
-	return EXIT_USAGE;
-}
-
-/* "1G", "512MiB", "64m", "4096": bytes, or -1 for anything else. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -1;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
-		end += strlen(end);
-	if (*end || v == 0 || (shift && v > (ULLONG_MAX >> shift)))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -1;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static void human_bytes(uint64_t v, char *out, size_t n)
-{
-	static const char *unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-	double d = (double)v;
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, n, "%" PRIu64 " bytes", v);
-	else if (d == (double)(uint64_t)d)
-		snprintf(out, n, "%.0f %s", d, unit[u]);
-	else
-		snprintf(out, n, "%.2f %s", d, unit[u]);
-}
-
-static void format_uuid(const uint8_t u[16], char *out)
-{
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-		 u[12], u[13], u[14], u[15]);
-}
-
-static void format_hex(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-/* A JSON string literal with the escapes JSON requires. */
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
-/* True when argv holds -h or --help before any "--". */
-static int wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return 0;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return 1;
-	}
-	return 0;
-}
 
 /* ---------------------------------------------------------------- create */
 
@@ -187,6 +35,7 @@ static const char create_help[] =
 	"                      cross-host coherence: lines written back and invalidated)\n"
 	"  --key-file F        where to write the key (default POOL.key, or\n"
 	"                      $SHMEMORA_KEY_FILE)\n"
+	"  --root-token-file F where to write the root token (default POOL.root-token)\n"
 	"  --capabilities N    capability table entries (default scales with size)\n"
 	"  --index-slots N     KV index slots (default size/256, power of two)\n"
 	"  --max-key S         largest key (default 1K)\n"
@@ -199,7 +48,7 @@ static const char create_help[] =
 static int cmd_create(int argc, char **argv)
 {
 	enum { O_SIZE = 256, O_HOSTS, O_COH, O_KEY, O_CAPS, O_SLOTS, O_MAXKEY, O_MAXVAL,
-	       O_NUMA, O_LEASE, O_FORCE };
+	       O_NUMA, O_LEASE, O_FORCE, O_ROOT };
 	static const struct option opts[] = {
 		{ "size", required_argument, 0, O_SIZE },
 		{ "hosts", required_argument, 0, O_HOSTS },
@@ -212,6 +61,7 @@ static int cmd_create(int argc, char **argv)
 		{ "numa-node", required_argument, 0, O_NUMA },
 		{ "lease-ms", required_argument, 0, O_LEASE },
 		{ "force", no_argument, 0, O_FORCE },
+		{ "root-token-file", required_argument, 0, O_ROOT },
 		{ 0, 0, 0, 0 },
 	};
 	shmemora_config *cfg;
@@ -220,6 +70,7 @@ static int cmd_create(int argc, char **argv)
 		return fail(rc);
 	int opt, code = EXIT_OK;
 	uint64_t v;
+	const char *root_file = NULL;
 	while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		rc = 0;
 		switch (opt) {
@@ -284,6 +135,10 @@ static int cmd_create(int argc, char **argv)
 		case O_FORCE:
 			rc = shmemora_config_set_force(cfg, 1);
 			break;
+		case O_ROOT:
+			root_file = optarg;
+			rc = shmemora_config_set_root_token_file(cfg, optarg);
+			break;
 		default:
 			code = usage_error("create", "unknown option");
 		}
@@ -313,6 +168,16 @@ static int cmd_create(int argc, char **argv)
 	       info.max_hosts, shmemora_coherence_name(info.coherence),
 	       shmemora_backend_name(info.backend));
 	printf("pool key written to its key file (mode 0600): keep it secret and safe\n");
+	/* The root token is shown once; it stays in its file (mode 0600). */
+	char root_path[PATH_MAX], text[SHMEMORA_TOKEN_TEXT_LEN + 1];
+	snprintf(root_path, sizeof root_path, "%s", root_file ? root_file : path);
+	if (!root_file)
+		strncat(root_path, ".root-token", sizeof root_path - strlen(root_path) - 1);
+	shmemora_token root;
+	if ((rc = shmemora_token_load(root_path, &root)))
+		return fail(rc);
+	shmemora_token_format(&root, text, sizeof text);
+	printf("root token (every right on the whole pool; also in %s):\n%s\n", root_path, text);
 	return EXIT_OK;
 }
 
@@ -541,7 +406,8 @@ static int cmd_hosts(int argc, char **argv)
 static const char destroy_help[] =
 	"Usage: shmemora destroy POOL [--key-file F] [--force]\n"
 	"\n"
-	"Remove a pool: delete the pool file and its key file (a devdax device has\n"
+	"Remove a pool: delete the pool file, its key file and its root token file\n"
+	"(POOL.root-token) (a devdax device has\n"
 	"both superblock copies wiped).  Needs the pool's key, so a mistyped path\n"
 	"cannot remove another pool.  Refuses while live hosts are attached.\n"
 	"\n"
@@ -599,6 +465,8 @@ static const struct command commands[] = {
 	{ "info", cmd_info, info_help, "show a pool's format, geometry and protection mode" },
 	{ "hosts", cmd_hosts, hosts_help, "list the hosts attached to a pool" },
 	{ "destroy", cmd_destroy, destroy_help, "remove a pool and its key file" },
+	{ "token", cmd_token, token_help, "derive, revoke, list, inspect, gc capability tokens" },
+	{ "region", cmd_region, region_help, "read or write raw bytes through the protected path" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
