@@ -33,13 +33,14 @@ TEST_SRC := $(wildcard tests/unit/*.c tests/multiproc/*.c tests/badinput/*.c tes
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: all lib tools tests examples test demo check-sanitize install uninstall clean deps
+.PHONY: all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
-all: lib tools tests examples
+all: lib tools tests examples bench
 
 lib: $(BUILD)/libshmemora.a $(BUILD)/libshmemora.so
 tools: $(BUILD)/shmemora
 tests: $(TEST_BIN)
+bench: $(BUILD)/bench-protect
 examples: $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # Examples use the public header and the static library only, as users do.
@@ -54,9 +55,9 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/shmemora.h | $(BUILD)/obj
 # local, so only shmemora_* leaves the static library too.
 $(BUILD)/libshmemora.a: $(LIB_OBJ)
 	rm -f $@
-	$(LD) -r -o $(BUILD)/obj/shmemora-all.o $^
-	objcopy --localize-hidden $(BUILD)/obj/shmemora-all.o
-	ar rcs $@ $(BUILD)/obj/shmemora-all.o
+	$(LD) -r -o $(BUILD)/libshmemora-prelinked.o $^
+	objcopy --localize-hidden $(BUILD)/libshmemora-prelinked.o
+	ar rcs $@ $(BUILD)/libshmemora-prelinked.o
 
 $(BUILD)/libshmemora.so: $(LIB_OBJ) src/libshmemora.map
 	$(CC) -shared -Wl,-soname,libshmemora.so.0 -Wl,--version-script=src/libshmemora.map \
@@ -69,6 +70,10 @@ $(BUILD)/shmemora: $(TOOL_SRC) $(wildcard tools/*.h) $(BUILD)/libshmemora.a
 vpath %.c tests/unit tests/multiproc tests/badinput tests/attack
 $(BUILD)/tests/%: %.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
+
+# Benchmarks reach the pool mapping for their unprotected baseline.
+$(BUILD)/bench-protect: bench/bench_protect.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS)
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@

@@ -76,9 +76,9 @@ static void flush_range(enum coh_flush_insn insn, const void *addr, size_t len)
 #endif
 }
 
-void coherence_writeback(const struct coherence *coh, const void *addr, size_t len)
+void coherence_writeback_lines(const struct coherence *coh, const void *addr, size_t len)
 {
-	if (!coh->flush_mode || len == 0)
+	if (len == 0)
 		return;
 	flush_range(coh->writeback, addr, len);
 #if defined(__x86_64__)
@@ -86,9 +86,9 @@ void coherence_writeback(const struct coherence *coh, const void *addr, size_t l
 #endif
 }
 
-void coherence_invalidate(const struct coherence *coh, const void *addr, size_t len)
+void coherence_invalidate_lines(const struct coherence *coh, const void *addr, size_t len)
 {
-	if (!coh->flush_mode || len == 0)
+	if (len == 0)
 		return;
 #if defined(__x86_64__)
 	full_fence(); /* earlier loads complete before the lines are dropped */

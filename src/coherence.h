@@ -35,13 +35,27 @@ struct coherence {
  * cache flush instruction. */
 int coherence_init(struct coherence *coh, int flush_mode);
 
+void coherence_writeback_lines(const struct coherence *coh, const void *addr, size_t len);
+void coherence_invalidate_lines(const struct coherence *coh, const void *addr, size_t len);
+
 /* Writes back every line of [addr, addr+len) and fences (sfence) so the
- * write-backs are ordered before any later store, e.g. a publishing CAS. */
-void coherence_writeback(const struct coherence *coh, const void *addr, size_t len);
+ * write-backs are ordered before any later store, e.g. a publishing CAS.
+ * Inline so that coherent mode costs one predictable branch. */
+static inline void coherence_writeback(const struct coherence *coh, const void *addr,
+				       size_t len)
+{
+	if (coh->flush_mode)
+		coherence_writeback_lines(coh, addr, len);
+}
 
 /* Drops [addr, addr+len) from this CPU's caches so the next loads read
  * memory; fences first so earlier loads are not reordered past the flush. */
-void coherence_invalidate(const struct coherence *coh, const void *addr, size_t len);
+static inline void coherence_invalidate(const struct coherence *coh, const void *addr,
+					size_t len)
+{
+	if (coh->flush_mode)
+		coherence_invalidate_lines(coh, addr, len);
+}
 
 /* "clwb", "clflushopt", "clflush" or "none". */
 const char *coherence_insn_name(enum coh_flush_insn insn);

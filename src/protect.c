@@ -58,37 +58,6 @@ struct protect_arena {
 
 /* ------------------------------------------------------------------ MPK */
 
-#if defined(__x86_64__)
-static inline uint32_t rdpkru(void)
-{
-	uint32_t eax, edx;
-	__asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0));
-	return eax;
-}
-static inline void wrpkru(uint32_t v)
-{
-	__asm__ volatile(".byte 0x0f, 0x01, 0xef" : : "a"(v), "c"(0), "d"(0) : "memory");
-}
-#else
-static inline uint32_t rdpkru(void) { return 0; }
-static inline void wrpkru(uint32_t v) { (void)v; }
-#endif
-
-protect_saved protect_open(const struct protect *p)
-{
-	if (p->pkey < 0)
-		return 0;
-	uint32_t old = rdpkru();
-	wrpkru(old & ~(3u << (2 * p->pkey)));
-	return old;
-}
-
-void protect_close(const struct protect *p, protect_saved saved)
-{
-	if (p->pkey >= 0)
-		wrpkru(saved);
-}
-
 static int want_mpk(void)
 {
 	const char *env = getenv("SHMEMORA_PROTECTION");
@@ -119,14 +88,30 @@ static void release_thread_cache(void *value)
 	protect_close(p, s);
 }
 
+/* The block this thread used last, for the handle it used it with: one
+ * comparison instead of pthread_getspecific on the hot path.  Only a block
+ * index is kept in this (application-writable) memory, and it is bounds
+ * checked before use. */
+static _Thread_local struct {
+	uint64_t instance;       /* the handle's instance; 0: none */
+	unsigned block;
+} last_cache;
+/* Instances are never reused, unlike addresses of freed handles. */
+static _Atomic uint64_t next_instance = 1;
+
 /* This thread's cache block, claiming one on first use; NULL if none left. */
 static struct thread_cache *thread_cache(const struct protect *p)
 {
+	if (last_cache.instance == p->instance && last_cache.block < CACHE_THREADS)
+		return &p->arena->cache[last_cache.block];
 	if (!p->thread_key_made)
 		return NULL;
 	uintptr_t v = (uintptr_t)pthread_getspecific(p->thread_key);
-	if (v)
-		return &p->arena->cache[(v & 0xffff) - 1];
+	if (v) {
+		last_cache.instance = p->instance;
+		last_cache.block = (unsigned)(v & 0xffff) - 1;
+		return &p->arena->cache[last_cache.block];
+	}
 	for (unsigned w = 0; w < CACHE_THREADS / 64; w++) {
 		uint64_t used = atomic_load(&p->arena->cache_used[w]);
 		while (~used) {
@@ -139,6 +124,8 @@ static struct thread_cache *thread_cache(const struct protect *p)
 					atomic_fetch_and(&p->arena->cache_used[w], ~(1ULL << bit));
 					return NULL;
 				}
+				last_cache.instance = p->instance;
+				last_cache.block = block;
 				return &p->arena->cache[block];
 			}
 		}
@@ -153,6 +140,7 @@ int protect_init(struct protect *p, const struct pool_key *key, const uint8_t uu
 {
 	memset(p, 0, sizeof *p);
 	p->pkey = -1;
+	p->instance = atomic_fetch_add(&next_instance, 1);
 	p->verify = SHMEMORA_VERIFY_CACHED;
 	p->arena_size = sizeof(struct protect_arena);
 	p->arena = mmap(NULL, p->arena_size, PROT_READ | PROT_WRITE,
@@ -274,7 +262,7 @@ static int check_snapshot(const struct shmemora_pool *pool, const shmemora_token
 			minted.state_word = cap_word(CAP_LIVE, 0, cap_gen_of(f->state_word) - 1);
 		uint8_t tag[SHMEMORA_TAG_BYTES];
 		cap_tag(protect_token_key(&pool->prot), &minted, tag);
-		if (!crypto_equal(tag, tok->tag, sizeof tag))
+		if (!tag_equal(tag, tok->tag))
 			return refused("its tag does not verify (a forged token, or its table "
 				       "entry was edited)", tok->id);
 	}
@@ -304,7 +292,7 @@ int protect_verify(struct shmemora_pool *pool, const shmemora_token *tok, int fo
 	struct cache_slot *slot = NULL;
 	if (policy == SHMEMORA_VERIFY_CACHED && (tc = thread_cache(&pool->prot))) {
 		slot = &tc->slot[tok->id % CACHE_SLOTS];
-		if (slot->id == tok->id && crypto_equal(slot->tag, tok->tag, sizeof slot->tag)) {
+		if (slot->id == tok->id && tag_equal(slot->tag, tok->tag)) {
 			coherence_invalidate(&pool->coh, &e->state, sizeof e->state);
 			uint64_t w = atomic_load_explicit(&e->state, memory_order_acquire);
 			if (w == slot->fields.state_word) {
