@@ -89,10 +89,15 @@ demo: deps
 	$(MAKE) all
 	scripts/demo.sh $(BUILD)
 
+# ASan+UBSan over the whole suite, then TSan over the tests that race
+# (host slots claimed by several processes, tokens revoked under threads).
+TSAN_TESTS := test_hosts test_attack
 check-sanitize: deps
 	$(MAKE) SAN=address all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run-tests.sh build/address
+	$(MAKE) SAN=thread $(addprefix build/thread/tests/,$(TSAN_TESTS))
+	TSAN_OPTIONS=halt_on_error=1 tests/run-tests.sh build/thread $(TSAN_TESTS)
 
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)

@@ -7,7 +7,7 @@ build=${1:-build}
 S=$build/shmemora
 HOST=$build/examples/attach
 POOL=/dev/shm/shmemora-demo-$$
-trap 'rm -f "$POOL" "$POOL.key"; kill $(jobs -p) 2>/dev/null || true' EXIT
+trap 'rm -f "$POOL" "$POOL.key" "$POOL.root-token"; kill $(jobs -p) 2>/dev/null || true' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -36,5 +36,27 @@ step "a new host attaches and reclaims the dead host's slot (its epoch is bumped
 "$S" hosts "$POOL" --all
 
 wait "$h1" "$h3"
+
+step "capability tokens: the admin derives a read-write token for 4 KiB of the data area"
+RW=$("$S" token derive "$POOL" --region 0:4K --rights rwg)
+echo "$RW"
+echo "hello from host A" | "$S" region write "$POOL" --token "$RW" 0
+step "host A hands host B a read-only token derived from its own; B reads"
+RO=$("$S" token derive "$POOL" --from "$RW" --region 0:1K --rights r)
+"$S" region read "$POOL" --token "$RO" 0 18
+step "B tries to write with its read-only token: refused, nothing changed"
+echo "defaced" | "$S" region write "$POOL" --token "$RO" 0 || echo "(exit code $?)"
+"$S" region read "$POOL" --token "$RW" 0 18
+step "a mistyped token (one character changed) is told apart from a forged one"
+if [ "${RO: -1}" = 0 ]; then TYPO=${RO%?}1; else TYPO=${RO%?}0; fi
+"$S" region read "$POOL" --token "$TYPO" 0 4 || echo "(exit code $?)"
+FORGED=$("$build/examples/forge_token" "$RO" 5)
+echo "forged (tag bit flipped, text checksum valid): $FORGED"
+"$S" region read "$POOL" --token "$FORGED" 0 4 || echo "(exit code $?)"
+step "A revokes its token: B's derived token stops working at once"
+"$S" token revoke "$POOL" "$RW"
+"$S" region read "$POOL" --token "$RO" 0 18 || echo "(exit code $?)"
+"$S" token list "$POOL"
+
 step "all hosts detached; destroy the pool and its key file"
 "$S" destroy "$POOL"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# run-tests.sh BUILD_DIR — runs every test program and script, reads their TAP
+# run-tests.sh BUILD_DIR [TEST...] — runs every test program and script (or
+# only the named test programs), reads their TAP
 # output, and ends with one line: "N passed, N failed, N skipped".
 # Skipped tests are listed by name (e.g. MPK tests on a CPU without PKU),
 # never counted as passed.  A program that dies before finishing its plan
 # counts each missing test as failed.  Exit status 1 if anything failed.
 set -u
 build=${1:-build}
+shift || true
+only=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 passed=0 failed=0 skipped=0
 failed_names=() skipped_names=()
@@ -45,13 +48,19 @@ run_tap() {
 	fi
 }
 
-for t in "$build"/tests/test_*; do
-	[ -x "$t" ] || continue
-	run_tap "$(basename "$t")" "$t"
-done
-for t in "$here"/cli/test_*.sh; do
-	run_tap "$(basename "$t" .sh)" bash "$t" "$build"
-done
+if [ ${#only[@]} -gt 0 ]; then
+	for name in "${only[@]}"; do
+		run_tap "$name" "$build/tests/$name"
+	done
+else
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_tap "$(basename "$t")" "$t"
+	done
+	for t in "$here"/cli/test_*.sh; do
+		run_tap "$(basename "$t" .sh)" bash "$t" "$build"
+	done
+fi
 
 echo
 for n in "${skipped_names[@]}"; do echo "skipped: $n"; done
