@@ -117,6 +117,24 @@ static int write_superblock(struct shmemora_pool *pool)
 	return backend_sync(pool->base, sizeof pool->sb);
 }
 
+/* hugetlbfs and device files cannot hold the key or root token files that
+ * default to living beside the pool: ask for places elsewhere, up front. */
+static int check_secret_paths(const struct backend *be, const struct shmemora_config *cfg,
+			      const char *path)
+{
+	if (be->kind == SHMEMORA_BACKEND_FILE)
+		return 0;
+	const char *env = getenv("SHMEMORA_KEY_FILE");
+	int key_named = cfg->key_file || (env && *env);
+	if (key_named && cfg->root_token_file)
+		return 0;
+	return error_set(SHMEMORA_E_INVALID,
+			 "%s is on %s, which cannot hold the key file and root token file that "
+			 "default to living beside it: give --key-file and --root-token-file "
+			 "on an ordinary file system (e.g. /root/pool.key)", path,
+			 be->kind == SHMEMORA_BACKEND_HUGETLBFS ? "hugetlbfs" : "a devdax device");
+}
+
 /* On devdax, refuse to overwrite a pool unless forced. */
 static int check_device_unused(struct backend *be, const char *path, int force)
 {
@@ -148,6 +166,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	struct backend be = { .fd = -1 };
 	int file_created = 0, key_created = 0, root_created = 0;
 	if ((rc = backend_create(path, &be, &file_created)) ||
+	    (rc = check_secret_paths(&be, cfg, path)) ||
 	    (rc = check_device_unused(&be, path, cfg->force)))
 		goto fail;
 

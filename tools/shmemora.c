@@ -404,7 +404,7 @@ static int cmd_hosts(int argc, char **argv)
 /* --------------------------------------------------------------- destroy */
 
 static const char destroy_help[] =
-	"Usage: shmemora destroy POOL [--key-file F] [--force]\n"
+	"Usage: shmemora destroy POOL [--key-file F] [--root-token-file F] [--force]\n"
 	"\n"
 	"Remove a pool: delete the pool file, its key file and its root token file\n"
 	"(POOL.root-token) (a devdax device has\n"
@@ -413,6 +413,7 @@ static const char destroy_help[] =
 	"\n"
 	"Options:\n"
 	"  --key-file F   the pool's key file (default POOL.key or $SHMEMORA_KEY_FILE)\n"
+	"  --root-token-file F  the root token file to remove (default POOL.root-token)\n"
 	"  --force        remove even though hosts appear to be attached\n"
 	"  -h, --help     this help\n";
 
@@ -420,6 +421,7 @@ static int cmd_destroy(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "key-file", required_argument, 0, 'k' },
+		{ "root-token-file", required_argument, 0, 'r' },
 		{ "force", no_argument, 0, 'f' },
 		{ 0, 0, 0, 0 },
 	};
@@ -431,6 +433,8 @@ static int cmd_destroy(int argc, char **argv)
 	while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'k')
 			rc = shmemora_config_set_key_file(cfg, optarg);
+		else if (opt == 'r')
+			rc = shmemora_config_set_root_token_file(cfg, optarg);
 		else if (opt == 'f')
 			rc = shmemora_config_set_force(cfg, 1);
 		else

@@ -816,6 +816,54 @@ static void load_from_new_thread(volatile uint8_t *pool)
 	pthread_join(th, NULL);
 }
 
+/* A thread that exists before the pool is attached (and so before its
+ * protection key is allocated) must be kept out too. */
+static volatile uint8_t *early_target;
+static pthread_barrier_t early_ready;
+static void *early_thread(void *unused)
+{
+	(void)unused;
+	pthread_barrier_wait(&early_ready); /* the main thread attaches meanwhile */
+	pthread_barrier_wait(&early_ready);
+	(void)early_target[100000];
+	return NULL;
+}
+
+static int run_mpk_early_thread_attack(struct fixture *f)
+{
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct sigaction sa = { 0 };
+		sa.sa_sigaction = on_segv;
+		sa.sa_flags = SA_SIGINFO;
+		sigaction(SIGSEGV, &sa, NULL);
+		pthread_barrier_init(&early_ready, NULL, 2);
+		pthread_t th;
+		pthread_create(&th, NULL, early_thread, NULL);
+		pthread_barrier_wait(&early_ready);
+		shmemora_pool *p;
+		if (shmemora_attach(f->path, NULL, &p))
+			_exit(3);
+		early_target = p->base;
+		pthread_barrier_wait(&early_ready);
+		pthread_join(th, NULL);
+		_exit(1);
+	}
+	int status;
+	waitpid(kid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 4;
+}
+
+static void mpk_direct_load_from_thread_created_before_attach_faults(void **state)
+{
+	struct fixture *f = *state;
+	if (shmemora_protection_mode(f->pool) != SHMEMORA_PROTECT_MPK) {
+		skip(); /* no PKU on this CPU: nothing to enforce */
+		return;
+	}
+	assert_int_equal(run_mpk_early_thread_attack(f), 0);
+}
+
 static volatile uint8_t *signal_target;
 static void on_usr1(int sig)
 {
@@ -910,6 +958,7 @@ int main(void)
 		T(mpk_direct_load_from_main_thread_faults),
 		T(mpk_direct_store_from_main_thread_faults),
 		T(mpk_direct_load_from_thread_created_after_attach_faults),
+		T(mpk_direct_load_from_thread_created_before_attach_faults),
 		T(mpk_direct_load_from_signal_handler_faults),
 		T(software_mode_says_so),
 	};

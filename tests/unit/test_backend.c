@@ -9,6 +9,7 @@
 #include "cpu.h"
 #include "pool.h"
 
+#include <mntent.h>
 #include <numa.h>
 #include <numaif.h>
 
@@ -141,6 +142,69 @@ static void protection_mode_matches_the_cpu(void **state)
 			    cpu_features()->pku ? "mpk" : "software");
 }
 
+/* A hugetlbfs mount with room for a 16 MiB pool, or NULL. */
+static const char *hugetlbfs_mount(void)
+{
+	static char dir[256];
+	FILE *m = setmntent("/proc/mounts", "r");
+	struct mntent *e;
+	const char *found = NULL;
+	while (m && (e = getmntent(m))) {
+		if (strcmp(e->mnt_type, "hugetlbfs") == 0 && access(e->mnt_dir, W_OK) == 0) {
+			snprintf(dir, sizeof dir, "%s", e->mnt_dir);
+			found = dir;
+			break;
+		}
+	}
+	if (m)
+		endmntent(m);
+	return found;
+}
+
+static void hugetlbfs_pool_uses_huge_pages_and_their_alignment(void **state)
+{
+	(void)state;
+	const char *dir = hugetlbfs_mount();
+	if (!dir) {
+		skip(); /* no writable hugetlbfs mount on this machine */
+		return;
+	}
+	char pool[300], key[300], root[300];
+	snprintf(pool, sizeof pool, "%s/shmemora-test-%d", dir, (int)getpid());
+	test_pool_path(key, sizeof key, "hugekey");
+	test_pool_path(root, sizeof root, "hugeroot");
+	shmemora_config *cfg;
+	shmemora_pool *p;
+	assert_shm(0, shmemora_config_new(&cfg));
+	assert_shm(0, shmemora_config_set_size(cfg, 16u << 20));
+	assert_shm(0, shmemora_config_set_hosts(cfg, 2));
+	/* The key cannot live on hugetlbfs: refused until named elsewhere. */
+	assert_shm(SHMEMORA_E_INVALID, shmemora_create(pool, cfg, &p));
+	assert_int_equal(access(pool, F_OK), -1);
+	assert_shm(0, shmemora_config_set_key_file(cfg, key));
+	assert_shm(0, shmemora_config_set_root_token_file(cfg, root));
+	int rc = shmemora_create(pool, cfg, &p);
+	if (rc == SHMEMORA_E_IO) {
+		skip(); /* mounted, but no free huge pages */
+		shmemora_config_delete(cfg);
+		return;
+	}
+	assert_shm(0, rc);
+	shmemora_info info;
+	assert_shm(0, shmemora_pool_info(p, &info));
+	assert_int_equal(info.backend, SHMEMORA_BACKEND_HUGETLBFS);
+	assert_true(info.page_size >= (2u << 20));
+	assert_int_equal(info.alignment, info.page_size);
+	for (int r = 0; r < SHMEMORA_REGION_COUNT; r++)
+		assert_int_equal(info.region_offset[r] % info.alignment, 0);
+	assert_int_equal((uintptr_t)p->base % info.alignment, 0);
+	assert_shm(0, shmemora_detach(p));
+	assert_shm(0, shmemora_destroy(pool, cfg));
+	assert_int_equal(access(key, F_OK), -1);
+	assert_int_equal(access(root, F_OK), -1);
+	shmemora_config_delete(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +214,7 @@ int main(void)
 		cmocka_unit_test(coherent_mode_needs_no_instructions),
 		cmocka_unit_test(file_backend_reports_page_size_and_alignment),
 		cmocka_unit_test(protection_mode_matches_the_cpu),
+		cmocka_unit_test(hugetlbfs_pool_uses_huge_pages_and_their_alignment),
 	};
 	return cmocka_run_group_tests_name("backend", tests, NULL, NULL);
 }
