@@ -87,6 +87,9 @@ enum shmemora_error {
 	SHMEMORA_E_OUT_OF_SCOPE = -4024,  /* outside the token's region, namespace or key */
 	SHMEMORA_E_WIDEN = -4025,         /* derive asked for more than the parent holds */
 	SHMEMORA_E_TABLE_FULL = -4026,    /* capability table full: run `shmemora token gc` */
+	SHMEMORA_E_NO_SPACE = -4027,      /* this host's partition, or the index near a key, is full */
+	SHMEMORA_E_CONFLICT = -4028,      /* compare-and-swap: the key's version had moved on */
+	SHMEMORA_E_TOO_SMALL = -4029,     /* the caller's buffer is smaller than the value */
 };
 
 /** Returns a short, static description of an error code (never NULL). */
@@ -514,6 +517,111 @@ SHMEMORA_API int shmemora_region_compare(shmemora_pool *pool, const shmemora_tok
 SHMEMORA_API int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token *token,
 				       uint64_t offset, uint64_t *expected, uint64_t desired,
 				       int *swapped);
+
+/* ------------------------------------------------------------------------ */
+/* The key-value store                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Keys live in namespaces (tables such as "usertable").  Keys are 1 to
+ * max_key bytes (1 KiB by default), values 0 to max_value bytes (1 MiB by
+ * default); both are chosen at create time (shmemora_info).  A namespace
+ * name is 1 to 255 bytes, without '/' or NUL.
+ *
+ * Every operation goes through the protected path: the token must verify and
+ * grant the right on the namespace (a pool token, a namespace token for it,
+ * or a key token for that one key).  Rights: get and multi_get need r;
+ * insert needs i; update and cas need w; put needs w and i; delete needs d;
+ * ns_create needs i on the pool or on that namespace.
+ *
+ * Lock-free: readers never block and never return a torn value; writers
+ * build the whole entry in their own partition and publish it with one
+ * compare-and-swap, so a host that dies at any instruction leaves no lock
+ * and no half-written value visible.  Operations on one key are
+ * linearizable.
+ *
+ * Errors beyond the token's (see the raw region section): E_NOT_FOUND (no
+ * such key, or no such namespace), E_EXISTS (insert of a present key),
+ * E_CONFLICT (cas), E_TOO_SMALL (get's buffer), E_INVALID (lengths, names),
+ * E_NO_SPACE (partition or index full), E_CORRUPT (an index slot or entry
+ * failed validation: tampered or damaged metadata).
+ */
+
+/** Creates namespace `ns` (E_EXISTS if it exists). */
+SHMEMORA_API int shmemora_ns_create(shmemora_pool *pool, const shmemora_token *token,
+				    const char *ns);
+
+/** Inserts a key that must be absent (E_EXISTS otherwise). */
+SHMEMORA_API int shmemora_kv_insert(shmemora_pool *pool, const shmemora_token *token,
+				    const char *ns, const void *key, size_t key_len,
+				    const void *value, size_t value_len);
+/** Inserts or replaces. */
+SHMEMORA_API int shmemora_kv_put(shmemora_pool *pool, const shmemora_token *token,
+				 const char *ns, const void *key, size_t key_len,
+				 const void *value, size_t value_len);
+/** Replaces a key that must be present (E_NOT_FOUND otherwise). */
+SHMEMORA_API int shmemora_kv_update(shmemora_pool *pool, const shmemora_token *token,
+				    const char *ns, const void *key, size_t key_len,
+				    const void *value, size_t value_len);
+/**
+ * Copies the value into buf (capacity cap) and sets *value_len (and
+ * *version, if not NULL).  When cap is too small, returns E_TOO_SMALL with
+ * *value_len set to the size needed and copies nothing.
+ */
+SHMEMORA_API int shmemora_kv_get(shmemora_pool *pool, const shmemora_token *token,
+				 const char *ns, const void *key, size_t key_len, void *buf,
+				 size_t cap, size_t *value_len, uint64_t *version);
+/** Deletes a key (E_NOT_FOUND if absent). */
+SHMEMORA_API int shmemora_kv_delete(shmemora_pool *pool, const shmemora_token *token,
+				    const char *ns, const void *key, size_t key_len);
+/**
+ * Replaces the value only if the key's version is still `expected_version`
+ * (as returned by get); sets *new_version.  E_CONFLICT if it moved on,
+ * E_NOT_FOUND if the key is absent.
+ */
+SHMEMORA_API int shmemora_kv_cas(shmemora_pool *pool, const shmemora_token *token,
+				 const char *ns, const void *key, size_t key_len,
+				 uint64_t expected_version, const void *value, size_t value_len,
+				 uint64_t *new_version);
+
+/** One key of a multi_get: inputs key, key_len, buf, cap; outputs the rest. */
+typedef struct shmemora_kv_item {
+	const void *key;
+	size_t key_len;
+	void *buf;
+	size_t cap;
+	size_t value_len;  /* out */
+	uint64_t version;  /* out */
+	int rc;            /* out: 0, E_NOT_FOUND, E_TOO_SMALL, ... */
+} shmemora_kv_item;
+
+/**
+ * Gets several keys of one namespace with one token check.  Each item gets
+ * its own rc; the call returns 0 if the token check passed (then see the
+ * items), else the token's error and no item is read.
+ */
+SHMEMORA_API int shmemora_kv_multi_get(shmemora_pool *pool, const shmemora_token *token,
+				       const char *ns, shmemora_kv_item *items, size_t count);
+
+/** What `shmemora stats` shows. */
+typedef struct shmemora_stats {
+	uint64_t keys;               /* published keys, namespaces not counted */
+	uint64_t namespaces;
+	uint64_t index_slots;
+	uint64_t index_used;         /* non-empty slots */
+	double index_load;           /* index_used / index_slots */
+	uint32_t partitions;         /* = max hosts */
+	uint32_t size_class_count;
+	uint64_t partition_size;
+	/* Per partition (host) p and class c, at [p * size_class_count + c]:
+	 * blocks allocated (live entries plus any in flight). */
+	uint64_t *allocated;         /* filled if not NULL: partitions * classes */
+	uint64_t *partition_used;    /* filled if not NULL: bytes carved, per partition */
+} shmemora_stats;
+
+/** Counts keys, space and index load (scans the index: O(index size)).
+ *  Needs no token: it reveals no keys or values. */
+SHMEMORA_API int shmemora_stats_get(shmemora_pool *pool, shmemora_stats *out);
 
 #ifdef __cplusplus
 }

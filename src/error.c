@@ -84,6 +84,9 @@ const char *shmemora_strerror(int err)
 	case SHMEMORA_E_OUT_OF_SCOPE: return "access outside the token's scope";
 	case SHMEMORA_E_WIDEN: return "derived token would exceed its parent";
 	case SHMEMORA_E_TABLE_FULL: return "capability table full";
+	case SHMEMORA_E_NO_SPACE: return "out of space in the pool";
+	case SHMEMORA_E_CONFLICT: return "version conflict";
+	case SHMEMORA_E_TOO_SMALL: return "buffer too small for the value";
 	}
 	return "unknown error code";
 }

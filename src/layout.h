@@ -150,6 +150,43 @@ struct cap_entry {
 _Static_assert(sizeof(struct cap_entry) == CACHE_LINE, "capability entry is one line");
 _Static_assert(offsetof(struct cap_entry, rights) == 48, "rights at 48");
 
+/*
+ * The header of each host's data partition (its first 4096 bytes).  Only
+ * the owning host allocates; any host frees, by pushing onto the owner's
+ * list.  A list head packs a 30-bit tag (bumped on every change, against
+ * ABA) above the entry's partition-relative offset in 64-byte units.
+ */
+struct partition_header {
+	_Atomic uint64_t bump;            /*   0 bytes used from the partition start; 0: fresh */
+	uint64_t reserved0;               /*   8 */
+	_Atomic uint64_t free_head[SIZE_CLASSES_MAX];    /*  16 */
+	_Atomic uint64_t allocated[SIZE_CLASSES_MAX];    /* 336 entries in use per class */
+};
+_Static_assert(sizeof(struct partition_header) <= PARTITION_HEADER_BYTES, "fits its page");
+
+/*
+ * A key-value entry: this 40-byte header, the key, then the value, in one
+ * size-class block of a partition.  `seq` is the entry's seqlock word: odd
+ * while the block is free or being built, even once published; every
+ * transition adds one, so a reader that sees the same even value before and
+ * after its copy read a whole entry.  When the block is free, `ns_hash` holds
+ * the free list's next link.
+ */
+struct kv_entry {
+	_Atomic uint64_t seq;             /*  0 */
+	uint64_t ns_hash;                 /*  8 namespace (keyed hash); next link when free */
+	uint64_t version;                 /* 16 the key's version: 1 on insert, +1 per change */
+	uint32_t key_len;                 /* 24 */
+	uint32_t value_len;               /* 28 */
+	uint8_t size_class;               /* 32 index into the superblock's classes */
+	uint8_t reserved0;                /* 33 */
+	uint16_t owner_host;              /* 34 the partition it lives in */
+	uint32_t reserved1;               /* 36 */
+	/* 40: key bytes, then value bytes */
+};
+_Static_assert(sizeof(struct kv_entry) == 40, "entry header is 40 bytes");
+_Static_assert(sizeof(struct kv_entry) <= ENTRY_OVERHEAD_BYTES, "within the budget");
+
 /* What a caller asks for; zero means "default". */
 struct geometry_request {
 	uint64_t pool_size;

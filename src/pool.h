@@ -25,6 +25,12 @@ struct shmemora_pool {
 	int sb_from_backup;
 	uint32_t host_id;
 	uint32_t epoch;
+	/* Namespaces seen to exist (never deleted, so never stale).  Process
+	 * memory: a forged entry only lets an operation reach a namespace
+	 * that does not exist, which its token still has to cover. */
+#define NS_CACHE 64
+	uint64_t ns_cache[NS_CACHE];
+	unsigned ns_cache_next;
 };
 
 /* Address of a region of an attached pool. */

@@ -158,7 +158,8 @@ int token_mint(struct shmemora_pool *pool, const struct cap_fields *want, shmemo
 
 uint64_t token_ns_hash(const struct shmemora_pool *pool, const char *ns)
 {
-	return XXH3_64bits_withSeed(ns, strlen(ns), protect_hash_seed(&pool->prot, 0));
+	uint64_t h = XXH3_64bits_withSeed(ns, strlen(ns), protect_hash_seed(&pool->prot, 0));
+	return h > NS_CATALOG ? h : NS_CATALOG + 1; /* 0 is the namespace catalog's */
 }
 
 uint64_t token_key_hash(const struct shmemora_pool *pool, uint64_t ns_hash, const void *key,

@@ -57,6 +57,10 @@ void cap_tag(const struct hmac_key *token_key, const struct cap_fields *f,
  * returns its token.  E_TABLE_FULL when no slot is free. */
 int token_mint(struct shmemora_pool *pool, const struct cap_fields *want, shmemora_token *out);
 
+/* The namespace hash under which namespaces themselves are recorded (keys:
+ * namespace names).  token_ns_hash() never returns it. */
+#define NS_CATALOG 0ULL
+
 /* Keyed 64-bit hashes for namespace and key scopes. */
 uint64_t token_ns_hash(const struct shmemora_pool *pool, const char *ns);
 uint64_t token_key_hash(const struct shmemora_pool *pool, uint64_t ns_hash, const void *key,

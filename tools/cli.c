@@ -41,6 +41,8 @@ int exit_code_for(int err)
 	case SHMEMORA_E_WIDEN:
 	case SHMEMORA_E_NO_SLOT:
 		return EXIT_DENIED;
+	case SHMEMORA_E_TOO_SMALL:
+		return EXIT_USAGE;
 	case SHMEMORA_E_TRUNCATED:
 	case SHMEMORA_E_CORRUPT:
 	case SHMEMORA_E_TAMPERED:

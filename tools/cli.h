@@ -57,4 +57,12 @@ int cmd_region(int argc, char **argv);
 extern const char token_help[];
 extern const char region_help[];
 
+/* The key-value command group (cmd_kv.c). */
+int cmd_ns(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_del(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+extern const char ns_help[], put_help[], get_help[], del_help[], stats_help[];
+
 #endif

@@ -471,6 +471,11 @@ static const struct command commands[] = {
 	{ "destroy", cmd_destroy, destroy_help, "remove a pool and its key file" },
 	{ "token", cmd_token, token_help, "derive, revoke, list, inspect, gc capability tokens" },
 	{ "region", cmd_region, region_help, "read or write raw bytes through the protected path" },
+	{ "ns", cmd_ns, ns_help, "create a namespace (table)" },
+	{ "put", cmd_put, put_help, "insert or replace a key" },
+	{ "get", cmd_get, get_help, "print a key's value" },
+	{ "del", cmd_del, del_help, "delete a key" },
+	{ "stats", cmd_stats, stats_help, "keys, space per partition and size class, index load" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
