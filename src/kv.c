@@ -28,34 +28,55 @@
 
 /* ------------------------------------------------------- authorization */
 
-static int authorize(shmemora_pool *pool, const shmemora_token *tok, uint64_t ns_hash,
-		     const void *key, size_t key_len, uint32_t need)
+/* What an operation reaches: one key, some keys of the namespace (multi_get
+ * checks each key afterwards), or the namespace as a whole (ns_create). */
+enum cover { COVER_KEY, COVER_SOME_KEYS, COVER_NAMESPACE };
+
+/* Verifies the token and its rights once; `f` then serves covers(). */
+static int token_check(shmemora_pool *pool, const shmemora_token *tok, uint32_t need,
+		       struct cap_fields *f)
 {
 #ifdef SHMEMORA_UNPROTECTED
-	(void)pool, (void)tok, (void)ns_hash, (void)key, (void)key_len, (void)need;
+	(void)pool, (void)tok, (void)need;
+	memset(f, 0, sizeof *f);
+	f->scope = SHMEMORA_SCOPE_POOL;
 	return 0;
 #else
-	struct cap_fields f;
-	int rc = protect_verify(pool, tok, 0, 0, &f);
-	if (rc || (rc = protect_require_rights(&f, need)))
-		return rc;
-	switch (f.scope) {
+	int rc = protect_verify(pool, tok, 0, 0, f);
+	return rc ? rc : protect_require_rights(f, need);
+#endif
+}
+
+/* Does a verified token reach this namespace (and key)? */
+static int covers(shmemora_pool *pool, const struct cap_fields *f, uint64_t ns_hash,
+		  enum cover cover, const void *key, size_t key_len)
+{
+	switch (f->scope) {
 	case SHMEMORA_SCOPE_POOL:
 		return 0;
 	case SHMEMORA_SCOPE_NAMESPACE:
-		if (f.a == ns_hash)
+		if (f->a == ns_hash)
 			return 0;
 		break;
 	case SHMEMORA_SCOPE_KEY:
-		if (f.a == ns_hash && key && f.b == token_key_hash(pool, ns_hash, key, key_len))
+		if (f->a == ns_hash && (cover == COVER_SOME_KEYS ||
+					(cover == COVER_KEY &&
+					 f->b == token_key_hash(pool, ns_hash, key, key_len))))
 			return 0;
 		break;
 	}
 	return error_set(SHMEMORA_E_OUT_OF_SCOPE, "token %016llx does not cover this %s",
-			 (unsigned long long)f.id,
-			 f.scope == SHMEMORA_SCOPE_KEY ? "key" : f.scope == SHMEMORA_SCOPE_REGION
+			 (unsigned long long)f->id,
+			 f->scope == SHMEMORA_SCOPE_KEY ? "key" : f->scope == SHMEMORA_SCOPE_REGION
 			 ? "namespace (it is a raw region token)" : "namespace");
-#endif
+}
+
+static int authorize(shmemora_pool *pool, const shmemora_token *tok, uint64_t ns_hash,
+		     enum cover cover, const void *key, size_t key_len, uint32_t need)
+{
+	struct cap_fields f;
+	int rc = token_check(pool, tok, need, &f);
+	return rc ? rc : covers(pool, &f, ns_hash, cover, key, key_len);
 }
 
 /* -------------------------------------------------------------- entries */
@@ -189,10 +210,11 @@ static int require_ns(shmemora_pool *pool, const char *ns, uint64_t ns_hash)
 	return 0;
 }
 
-/* Common start of every operation: names, lengths, token, namespace. */
-static int begin(shmemora_pool *pool, const shmemora_token *tok, const char *ns,
-		 const void *key, size_t key_len, size_t value_len, uint32_t need,
-		 uint64_t *ns_hash)
+/* Common start of every operation: names, lengths, token, namespace.
+ * Without a key (multi_get) the token must cover some keys of `ns`. */
+static int begin_fields(shmemora_pool *pool, const shmemora_token *tok, const char *ns,
+			const void *key, size_t key_len, size_t value_len, uint32_t need,
+			uint64_t *ns_hash, struct cap_fields *f)
 {
 	int rc;
 	if (!pool)
@@ -202,9 +224,18 @@ static int begin(shmemora_pool *pool, const shmemora_token *tok, const char *ns,
 	if (key && (rc = check_lengths(pool, key_len, value_len)))
 		return rc;
 	*ns_hash = token_ns_hash(pool, ns);
-	if ((rc = authorize(pool, tok, *ns_hash, key, key_len, need)))
+	if ((rc = token_check(pool, tok, need, f)) ||
+	    (rc = covers(pool, f, *ns_hash, key ? COVER_KEY : COVER_SOME_KEYS, key, key_len)))
 		return rc;
 	return require_ns(pool, ns, *ns_hash);
+}
+
+static int begin(shmemora_pool *pool, const shmemora_token *tok, const char *ns,
+		 const void *key, size_t key_len, size_t value_len, uint32_t need,
+		 uint64_t *ns_hash)
+{
+	struct cap_fields f;
+	return begin_fields(pool, tok, ns, key, key_len, value_len, need, ns_hash, &f);
 }
 
 int shmemora_ns_create(shmemora_pool *pool, const shmemora_token *token, const char *ns)
@@ -217,7 +248,7 @@ int shmemora_ns_create(shmemora_pool *pool, const shmemora_token *token, const c
 		return rc;
 	protect_saved s = protect_open(&pool->prot);
 	uint64_t ns_hash = token_ns_hash(pool, ns);
-	rc = authorize(pool, token, ns_hash, NULL, 0, SHMEMORA_RIGHT_INSERT);
+	rc = authorize(pool, token, ns_hash, COVER_NAMESPACE, NULL, 0, SHMEMORA_RIGHT_INSERT);
 	if (rc == 0) {
 		struct index_key k = { NS_CATALOG, ns, strlen(ns), 0 };
 		index_hash(pool, &k);
@@ -455,11 +486,11 @@ int shmemora_kv_multi_get(shmemora_pool *pool, const shmemora_token *token, cons
 		return error_set(SHMEMORA_E_INVALID, "pool and items are required");
 	protect_saved s = protect_open(&pool->prot);
 	uint64_t ns_hash;
-	/* A key token covers one key: check it per item below. */
-	int rc = begin(pool, token, ns, NULL, 0, 0, SHMEMORA_RIGHT_READ, &ns_hash);
+	struct cap_fields f;
+	int rc = begin_fields(pool, token, ns, NULL, 0, 0, SHMEMORA_RIGHT_READ, &ns_hash, &f);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		shmemora_kv_item *it = &items[i];
-		it->rc = authorize(pool, token, ns_hash, it->key, it->key_len, SHMEMORA_RIGHT_READ);
+		it->rc = covers(pool, &f, ns_hash, COVER_KEY, it->key, it->key_len);
 		if (it->rc == 0)
 			it->rc = get_one(pool, ns_hash, it->key, it->key_len, it->buf, it->cap,
 					 &it->value_len, &it->version);
