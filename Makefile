@@ -91,13 +91,14 @@ demo: deps
 
 # ASan+UBSan over the whole suite, then TSan over the tests that race
 # (host slots claimed by several processes, tokens revoked under threads).
-TSAN_TESTS := test_hosts test_attack
+TSAN_TESTS := test_hosts test_attack test_kv_model test_kv_hosts
 check-sanitize: deps
 	$(MAKE) SAN=address all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run-tests.sh build/address
 	$(MAKE) SAN=thread $(addprefix build/thread/tests/,$(TSAN_TESTS))
-	TSAN_OPTIONS=halt_on_error=1 tests/run-tests.sh build/thread $(TSAN_TESTS)
+	TSAN_OPTIONS=halt_on_error=1 SHMEMORA_SPACE_OPS=200000 SHMEMORA_TEST_SECONDS=3 \
+		tests/run-tests.sh build/thread $(TSAN_TESTS)
 
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)

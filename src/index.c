@@ -14,6 +14,7 @@
 #include "error.h"
 #include "hosts.h"
 #include "pool.h"
+#include "seqlock.h"
 
 #include <sched.h>
 #include <string.h>
@@ -89,7 +90,7 @@ static int entry_matches(struct shmemora_pool *pool, const struct index_key *k, 
 		   vlen <= pool->sb.max_value &&
 		   sizeof *e + (uint64_t)klen + vlen <= pool->sb.size_class[cls];
 	int match = sane && ns == k->ns_hash && klen == k->len &&
-		    memcmp((const uint8_t *)(e + 1), k->key, k->len) == 0;
+		    seqlock_equal((const uint8_t *)(e + 1), k->key, k->len);
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&e->seq, memory_order_relaxed) != s1)
 		return -1;

@@ -19,6 +19,7 @@
 #include "index.h"
 #include "pool.h"
 #include "protect.h"
+#include "seqlock.h"
 #include "token.h"
 
 #include <string.h>
@@ -105,15 +106,17 @@ static int build_entry(shmemora_pool *pool, uint64_t ns_hash, const void *key, s
 		return rc;
 	struct kv_entry *e = (struct kv_entry *)(pool->base + *offset);
 	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
-	e->ns_hash = ns_hash;
-	e->version = version;
-	e->key_len = (uint32_t)key_len;
-	e->value_len = (uint32_t)value_len;
-	e->size_class = (uint8_t)cls;
-	e->owner_host = (uint16_t)pool->host_id;
-	memcpy((uint8_t *)(e + 1), key, key_len);
+	/* Readers that still hold this block from its previous life read these
+	 * fields racily and then discard what they read (seq changed). */
+	__atomic_store_n(&e->ns_hash, ns_hash, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->version, version, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->key_len, (uint32_t)key_len, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->value_len, (uint32_t)value_len, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->size_class, (uint8_t)cls, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->owner_host, (uint16_t)pool->host_id, __ATOMIC_RELAXED);
+	seqlock_write((uint8_t *)(e + 1), key, key_len);
 	if (value_len)
-		memcpy((uint8_t *)(e + 1) + key_len, value, value_len);
+		seqlock_write((uint8_t *)(e + 1) + key_len, value, value_len);
 	coherence_writeback(&pool->coh, e, sizeof *e + key_len + value_len);
 	/* Release: the contents are written before the entry reads as stable. */
 	atomic_store_explicit(&e->seq, seq + 1, memory_order_release);
@@ -125,7 +128,7 @@ static int build_entry(shmemora_pool *pool, uint64_t ns_hash, const void *key, s
 static void set_version(shmemora_pool *pool, uint64_t offset, uint64_t version)
 {
 	struct kv_entry *e = (struct kv_entry *)(pool->base + offset);
-	e->version = version;
+	__atomic_store_n(&e->version, version, __ATOMIC_RELAXED);
 	coherence_writeback(&pool->coh, e, sizeof *e);
 }
 
@@ -147,19 +150,19 @@ static void retire_entry(shmemora_pool *pool, uint64_t offset)
  * when it fits, all under the seqlock of `hit`.  Returns 0, -1 if the entry
  * changed (caller retries), or E_TOO_SMALL.
  */
-__attribute__((no_sanitize("thread")))
 static int read_entry(shmemora_pool *pool, const struct index_hit *hit, void *buf, size_t cap,
 		      size_t *value_len, uint64_t *version)
 {
 	struct kv_entry *e = hit->entry;
-	uint32_t klen = e->key_len, vlen = e->value_len;
-	uint64_t ver = e->version;
+	uint32_t klen = __atomic_load_n(&e->key_len, __ATOMIC_RELAXED);
+	uint32_t vlen = __atomic_load_n(&e->value_len, __ATOMIC_RELAXED);
+	uint64_t ver = __atomic_load_n(&e->version, __ATOMIC_RELAXED);
 	/* Lengths were validated against the class when the slot was matched;
 	 * they cannot have changed without the seq changing. */
 	int fits = buf && vlen <= cap;
 	if (fits && vlen) {
 		coherence_invalidate(&pool->coh, (uint8_t *)(e + 1) + klen, vlen);
-		memcpy(buf, (uint8_t *)(e + 1) + klen, vlen);
+		seqlock_read(buf, (uint8_t *)(e + 1) + klen, vlen);
 	}
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&e->seq, memory_order_relaxed) != hit->seq)
@@ -187,7 +190,7 @@ static int check_ns_name(const char *ns)
 static int ns_known(shmemora_pool *pool, uint64_t ns_hash)
 {
 	for (int i = 0; i < NS_CACHE; i++)
-		if (pool->ns_cache[i] == ns_hash)
+		if (atomic_load_explicit(&pool->ns_cache[i], memory_order_relaxed) == ns_hash)
 			return 1;
 	return 0;
 }
@@ -206,7 +209,8 @@ static int require_ns(shmemora_pool *pool, const char *ns, uint64_t ns_hash)
 	if (rc == 0)
 		return error_set(SHMEMORA_E_NOT_FOUND, "namespace '%s' does not exist: create it "
 				 "with 'shmemora ns create' or shmemora_ns_create()", ns);
-	pool->ns_cache[pool->ns_cache_next++ % NS_CACHE] = ns_hash;
+	unsigned at = atomic_fetch_add_explicit(&pool->ns_cache_next, 1, memory_order_relaxed);
+	atomic_store_explicit(&pool->ns_cache[at % NS_CACHE], ns_hash, memory_order_relaxed);
 	return 0;
 }
 

@@ -29,8 +29,8 @@ struct shmemora_pool {
 	 * memory: a forged entry only lets an operation reach a namespace
 	 * that does not exist, which its token still has to cover. */
 #define NS_CACHE 64
-	uint64_t ns_cache[NS_CACHE];
-	unsigned ns_cache_next;
+	_Atomic uint64_t ns_cache[NS_CACHE];
+	_Atomic unsigned ns_cache_next;
 };
 
 /* Address of a region of an attached pool. */

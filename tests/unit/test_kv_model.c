@@ -1,0 +1,242 @@
+/*
+ * test_kv_model.c — long random sequences of operations checked against a
+ * plain in-process map (the model), single-threaded and with 4 threads on
+ * disjoint keys; and space reuse: millions of put/delete operations over a
+ * constant live set in a small pool never run out of space.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+
+#define KEYS 400
+#define MAX_VAL 300
+
+struct model {
+	int present[KEYS];
+	uint64_t version[KEYS];
+	size_t len[KEYS];
+	uint8_t val[KEYS][MAX_VAL];
+};
+
+struct run {
+	shmemora_pool *pool;
+	shmemora_token root;
+	int thread;           /* key prefix: threads own disjoint keys */
+	long ops;
+	unsigned seed;
+	int failures;
+};
+
+static unsigned rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+#define CHECK(cond)                                                                 \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			print_error("thread %d op %ld: %s failed (rc %d: %s)\n", r->thread, \
+				    i, #cond, rc, shmemora_errmsg());                \
+			r->failures++;                                              \
+			return;                                                     \
+		}                                                                   \
+	} while (0)
+
+static void run_model(struct run *r)
+{
+	struct model *m = calloc(1, sizeof *m);
+	uint8_t val[MAX_VAL], out[MAX_VAL];
+	char key[32];
+	for (long i = 0; i < r->ops; i++) {
+		int k = (int)(rnd(&r->seed) % KEYS);
+		size_t klen = (size_t)snprintf(key, sizeof key, "t%d-key-%d", r->thread, k);
+		size_t vlen = rnd(&r->seed) % MAX_VAL;
+		for (size_t j = 0; j < vlen; j++)
+			val[j] = (uint8_t)rnd(&r->seed);
+		unsigned op = rnd(&r->seed) % 7;
+		int rc = 0;
+		size_t got;
+		uint64_t ver, nv;
+		switch (op) {
+		case 0: /* put */
+			rc = shmemora_kv_put(r->pool, &r->root, "m", key, klen, val, vlen);
+			CHECK(rc == 0);
+			m->version[k] = m->present[k] ? m->version[k] + 1 : 1;
+			m->present[k] = 1;
+			m->len[k] = vlen;
+			memcpy(m->val[k], val, vlen);
+			break;
+		case 1: /* insert */
+			rc = shmemora_kv_insert(r->pool, &r->root, "m", key, klen, val, vlen);
+			CHECK(rc == (m->present[k] ? SHMEMORA_E_EXISTS : 0));
+			if (!m->present[k]) {
+				m->present[k] = 1;
+				m->version[k] = 1;
+				m->len[k] = vlen;
+				memcpy(m->val[k], val, vlen);
+			}
+			break;
+		case 2: /* update */
+			rc = shmemora_kv_update(r->pool, &r->root, "m", key, klen, val, vlen);
+			CHECK(rc == (m->present[k] ? 0 : SHMEMORA_E_NOT_FOUND));
+			if (m->present[k]) {
+				m->version[k]++;
+				m->len[k] = vlen;
+				memcpy(m->val[k], val, vlen);
+			}
+			break;
+		case 3: /* delete */
+			rc = shmemora_kv_delete(r->pool, &r->root, "m", key, klen);
+			CHECK(rc == (m->present[k] ? 0 : SHMEMORA_E_NOT_FOUND));
+			m->present[k] = 0;
+			break;
+		case 4: /* cas, half with the right version */
+			ver = m->version[k] + (rnd(&r->seed) & 1);
+			rc = shmemora_kv_cas(r->pool, &r->root, "m", key, klen, ver, val, vlen, &nv);
+			if (!m->present[k]) {
+				CHECK(rc == SHMEMORA_E_NOT_FOUND);
+			} else if (ver == m->version[k]) {
+				CHECK(rc == 0 && nv == ver + 1);
+				m->version[k] = nv;
+				m->len[k] = vlen;
+				memcpy(m->val[k], val, vlen);
+			} else {
+				CHECK(rc == SHMEMORA_E_CONFLICT);
+			}
+			break;
+		default: /* get */
+			rc = shmemora_kv_get(r->pool, &r->root, "m", key, klen, out, sizeof out, &got,
+					     &ver);
+			if (!m->present[k]) {
+				CHECK(rc == SHMEMORA_E_NOT_FOUND);
+			} else {
+				CHECK(rc == 0 && got == m->len[k] && ver == m->version[k] &&
+				      memcmp(out, m->val[k], got) == 0);
+			}
+		}
+	}
+	/* Finally every key agrees with the model. */
+	for (int k = 0; k < KEYS; k++) {
+		long i = -1;
+		int rc;
+		size_t klen = (size_t)snprintf(key, sizeof key, "t%d-key-%d", r->thread, k), got;
+		rc = shmemora_kv_get(r->pool, &r->root, "m", key, klen, out, sizeof out, &got, NULL);
+		CHECK(rc == (m->present[k] ? 0 : SHMEMORA_E_NOT_FOUND));
+		if (m->present[k])
+			CHECK(got == m->len[k] && memcmp(out, m->val[k], got) == 0);
+	}
+	free(m);
+}
+
+static void make_pool(char *path, size_t n, shmemora_pool **pool, shmemora_token *root,
+		      uint64_t size)
+{
+	test_pool_path(path, n, "model");
+	shmemora_config *cfg;
+	assert_shm(0, shmemora_config_new(&cfg));
+	assert_shm(0, shmemora_config_set_size(cfg, size));
+	assert_shm(0, shmemora_config_set_hosts(cfg, 2));
+	assert_shm(0, shmemora_create(path, cfg, pool));
+	shmemora_config_delete(cfg);
+	char file[300];
+	snprintf(file, sizeof file, "%s.root-token", path);
+	assert_shm(0, shmemora_token_load(file, root));
+	assert_shm(0, shmemora_ns_create(*pool, root, "m"));
+}
+
+static void random_operations_match_the_model(void **state)
+{
+	(void)state;
+	char path[256];
+	struct run r = { .thread = 0, .ops = 200000, .seed = 12345 };
+	make_pool(path, sizeof path, &r.pool, &r.root, 64u << 20);
+	run_model(&r);
+	assert_int_equal(r.failures, 0);
+	/* The same under the `always` policy, on fresh keys. */
+	assert_shm(0, shmemora_set_verify(r.pool, SHMEMORA_VERIFY_ALWAYS));
+	r.thread = 9;
+	r.ops = 20000;
+	run_model(&r);
+	assert_int_equal(r.failures, 0);
+	assert_shm(0, shmemora_detach(r.pool));
+	test_remove_pool(path);
+}
+
+static void *model_thread(void *arg)
+{
+	run_model(arg);
+	return NULL;
+}
+
+static void four_threads_on_disjoint_keys_match_their_models(void **state)
+{
+	(void)state;
+	char path[256];
+	shmemora_pool *pool;
+	shmemora_token root;
+	make_pool(path, sizeof path, &pool, &root, 64u << 20);
+	struct run runs[4];
+	pthread_t th[4];
+	for (int t = 0; t < 4; t++) {
+		runs[t] = (struct run){ pool, root, t + 1, 100000, 777u * (unsigned)(t + 1), 0 };
+		assert_int_equal(pthread_create(&th[t], NULL, model_thread, &runs[t]), 0);
+	}
+	for (int t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(runs[t].failures, 0);
+	}
+	assert_shm(0, shmemora_detach(pool));
+	test_remove_pool(path);
+}
+
+/* 10 million put/delete operations over 10 000 live keys in a 64 MiB pool:
+ * freed space is reused, so they complete without running out of space.
+ * SHMEMORA_SPACE_OPS overrides the count (sanitizer builds use fewer). */
+static void put_delete_loop_runs_in_constant_space(void **state)
+{
+	(void)state;
+	char path[256];
+	shmemora_pool *pool;
+	shmemora_token root;
+	make_pool(path, sizeof path, &pool, &root, 64u << 20);
+	const char *env = getenv("SHMEMORA_SPACE_OPS");
+	long ops = env ? atol(env) : 10000000L;
+	enum { LIVE = 10000 };
+	static int gen[LIVE];
+	char key[32];
+	uint8_t val[200];
+	memset(val, 'v', sizeof val);
+	for (int k = 0; k < LIVE; k++) {
+		size_t n = (size_t)snprintf(key, sizeof key, "live-%d-0", k);
+		assert_shm(0, shmemora_kv_put(pool, &root, "m", key, n, val, 100));
+	}
+	unsigned seed = 42;
+	for (long i = 0; i < ops; i += 2) {
+		int k = (int)(rnd(&seed) % LIVE);
+		size_t n = (size_t)snprintf(key, sizeof key, "live-%d-%d", k, gen[k]);
+		int rc = shmemora_kv_delete(pool, &root, "m", key, n);
+		if (rc)
+			fail_msg("op %ld delete: %s", i, shmemora_errmsg());
+		gen[k]++;
+		n = (size_t)snprintf(key, sizeof key, "live-%d-%d", k, gen[k]);
+		rc = shmemora_kv_put(pool, &root, "m", key, n, val, 50 + rnd(&seed) % 150);
+		if (rc)
+			fail_msg("op %ld put: %s", i + 1, shmemora_errmsg());
+	}
+	shmemora_stats st = { 0 };
+	assert_shm(0, shmemora_stats_get(pool, &st));
+	assert_int_equal(st.keys, LIVE);
+	assert_shm(0, shmemora_detach(pool));
+	test_remove_pool(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(random_operations_match_the_model),
+		cmocka_unit_test(four_threads_on_disjoint_keys_match_their_models),
+		cmocka_unit_test(put_delete_loop_runs_in_constant_space),
+	};
+	return cmocka_run_group_tests_name("kv_model", tests, NULL, NULL);
+}
