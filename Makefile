@@ -40,7 +40,7 @@ all: lib tools tests examples bench
 lib: $(BUILD)/libshmemora.a $(BUILD)/libshmemora.so
 tools: $(BUILD)/shmemora
 tests: $(TEST_BIN)
-bench: $(BUILD)/bench-protect
+bench: $(BUILD)/bench-protect $(BUILD)/bench-kv $(BUILD)/bench-kv-unprotected
 examples: $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # Examples use the public header and the static library only, as users do.
@@ -74,6 +74,20 @@ $(BUILD)/tests/%: %.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
 # Benchmarks reach the pool mapping for their unprotected baseline.
 $(BUILD)/bench-protect: bench/bench_protect.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS)
+
+# The unprotected baseline: the same library sources, with protection
+# compiled out (-DSHMEMORA_UNPROTECTED), for the benchmark only.  Never
+# installed.
+UNPROT_OBJ := $(patsubst src/%.c,$(BUILD)/unprotected/%.o,$(LIB_SRC))
+$(BUILD)/unprotected/%.o: src/%.c $(wildcard src/*.h) include/shmemora.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -c $< -o $@
+
+$(BUILD)/bench-kv: bench/bench_kv.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS)
+
+$(BUILD)/bench-kv-unprotected: bench/bench_kv.c $(UNPROT_OBJ)
+	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -o $@ $< $(UNPROT_OBJ) $(LDFLAGS) $(DEP_LIBS)
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@

@@ -48,7 +48,7 @@ static double ns_per_op(shmemora_pool *pool, const shmemora_token *tok, int prot
 			size_t size, long ops, int rounds)
 {
 	static uint8_t buf[4096];
-	uint8_t *area = (uint8_t *)pool_region(pool, REGION_PARTITIONS);
+	uint8_t *area = (uint8_t *)pool_region(pool, REGION_RAW);
 	double samples[64];
 	int rc = 0;
 	for (int r = 0; r < rounds; r++) {

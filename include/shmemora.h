@@ -147,6 +147,11 @@ SHMEMORA_API int shmemora_config_set_key_file(shmemora_config *cfg, const char *
 SHMEMORA_API int shmemora_config_set_capabilities(shmemora_config *cfg, uint64_t entries);
 /** KV index slots, rounded up to a power of two (create; default size/256). */
 SHMEMORA_API int shmemora_config_set_index_slots(shmemora_config *cfg, uint64_t slots);
+/**
+ * Size of the raw area, the bytes the raw region API reaches (create;
+ * default 1/64 of the pool; 0 for none).  Rounded up to the alignment.
+ */
+SHMEMORA_API int shmemora_config_set_raw_size(shmemora_config *cfg, uint64_t bytes);
 /** Largest key in bytes (create; default 1 KiB). */
 SHMEMORA_API int shmemora_config_set_max_key(shmemora_config *cfg, uint32_t bytes);
 /**
@@ -256,7 +261,8 @@ enum shmemora_region {
 	SHMEMORA_REGION_CAPTABLE = 2,
 	SHMEMORA_REGION_INDEX = 3,
 	SHMEMORA_REGION_PARTITIONS = 4,
-	SHMEMORA_REGION_COUNT = 5,
+	SHMEMORA_REGION_RAW = 5,        /* the raw region API's area */
+	SHMEMORA_REGION_COUNT = 6,
 };
 
 /** Everything `shmemora info` shows about a pool. */
@@ -380,7 +386,7 @@ enum shmemora_right {
 /* What a token covers. */
 enum shmemora_scope {
 	SHMEMORA_SCOPE_POOL = 0,      /* everything (the root token) */
-	SHMEMORA_SCOPE_REGION = 1,    /* bytes [offset, offset+length) of the data area */
+	SHMEMORA_SCOPE_REGION = 1,    /* bytes [offset, offset+length) of the raw area */
 	SHMEMORA_SCOPE_NAMESPACE = 2, /* every key of one namespace */
 	SHMEMORA_SCOPE_KEY = 3,       /* one key of one namespace */
 };
@@ -398,7 +404,7 @@ enum shmemora_verify {
 /** What to grant in shmemora_token_derive(). */
 typedef struct shmemora_grant {
 	enum shmemora_scope scope;
-	uint64_t offset, length;   /* SCOPE_REGION: data-area offset and length */
+	uint64_t offset, length;   /* SCOPE_REGION: raw-area offset and length */
 	const char *ns;            /* SCOPE_NAMESPACE, SCOPE_KEY: namespace name */
 	const void *key;           /* SCOPE_KEY: the key */
 	size_t key_len;
@@ -481,9 +487,10 @@ SHMEMORA_API enum shmemora_protection shmemora_protection_mode(const shmemora_po
 /* ------------------------------------------------------------------------ */
 
 /*
- * The data area (the pool's data partitions region) addressed by offsets
- * from its start, 0 .. data_size-1 (shmemora_info.region_size of
- * SHMEMORA_REGION_PARTITIONS).  Metadata regions are never reachable here.
+ * The raw area (region SHMEMORA_REGION_RAW, sized at create time with
+ * shmemora_config_set_raw_size) addressed by offsets from its start,
+ * 0 .. raw size - 1.  Neither the metadata regions nor the KV store's
+ * partitions are reachable here, whatever the token.
  * Every call verifies the token (per the handle's policy), its state and
  * expiry, its rights and its bounds (overflow-safe) before a byte moves.
  *

@@ -58,5 +58,27 @@ step "A revokes its token: B's derived token stops working at once"
 "$S" region read "$POOL" --token "$RO" 0 18 || echo "(exit code $?)"
 "$S" token list "$POOL"
 
+step "the key-value store: the admin creates a namespace and gives host A a namespace token"
+"$S" ns create "$POOL" usertable
+A=$("$S" token derive "$POOL" --namespace usertable --rights rwidg)
+step "host A (one process) writes with its namespace token"
+"$S" put "$POOL" --token "$A" usertable user1 "Ada Lovelace"
+"$S" put "$POOL" --token "$A" usertable user2 "Grace Hopper"
+step "host A derives a read-only token and hands it to host B (another process), which reads"
+B=$("$S" token derive "$POOL" --from "$A" --namespace usertable --rights r)
+"$S" get "$POOL" --token "$B" usertable user1; echo
+step "host B cannot write with it"
+"$S" put "$POOL" --token "$B" usertable user1 "defaced" || echo "(exit code $?)"
+step "host C has no token for this namespace: only one for a raw region; refused"
+C=$("$S" token derive "$POOL" --region 0:64 --rights r)
+"$S" get "$POOL" --token "$C" usertable user1 || echo "(exit code $?)"
+step "host A revokes B's token: B's next read is refused"
+"$S" token revoke "$POOL" "$B"
+"$S" get "$POOL" --token "$B" usertable user1 || echo "(exit code $?)"
+"$S" stats "$POOL"
+
+step "a short run: 100 000 keys of 256 bytes, protected vs the unprotected build of the same code"
+"$build/bench-kv" --keys 100000 --ops 200000 --seconds 1 --compare
+
 step "all hosts detached; destroy the pool and its key file"
 "$S" destroy "$POOL"

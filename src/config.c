@@ -122,6 +122,14 @@ int shmemora_config_set_index_slots(shmemora_config *cfg, uint64_t slots)
 	return 0;
 }
 
+int shmemora_config_set_raw_size(shmemora_config *cfg, uint64_t bytes)
+{
+	REQUIRE_CFG(cfg);
+	cfg->raw_size = bytes;
+	cfg->raw_size_set = 1;
+	return 0;
+}
+
 int shmemora_config_set_max_key(shmemora_config *cfg, uint32_t bytes)
 {
 	REQUIRE_CFG(cfg);

@@ -17,6 +17,8 @@ struct shmemora_config {
 	uint64_t index_slots;   /* 0: default */
 	uint32_t max_key;       /* 0: default */
 	uint32_t max_value;     /* 0: default */
+	uint64_t raw_size;
+	int raw_size_set;       /* 0: default (pool size / 64) */
 	int numa_node;          /* -1: no binding */
 	uint32_t lease_ms;
 	int host_id;            /* -1: any */

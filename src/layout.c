@@ -78,6 +78,7 @@ static uint64_t metadata_end(uint32_t hosts, uint64_t caps, uint64_t slots, uint
 	r[REGION_INDEX].size = align_up(slots * sizeof(uint64_t), align);
 	r[REGION_PARTITIONS].offset = r[REGION_INDEX].offset + r[REGION_INDEX].size;
 	r[REGION_PARTITIONS].size = 0;
+	r[REGION_RAW] = (struct layout_region){ 0, 0 }; /* placed by layout_plan */
 	if (region)
 		memcpy(region, r, sizeof r);
 	return r[REGION_PARTITIONS].offset;
@@ -109,7 +110,8 @@ uint64_t layout_min_size(uint32_t hosts, uint32_t alignment)
 	uint64_t size = align_up((uint64_t)hosts * part, alignment);
 	for (;;) {
 		uint64_t need = metadata_end(hosts, default_caps(size), default_slots(size),
-					     alignment, NULL) + (uint64_t)hosts * part;
+					     alignment, NULL) + (uint64_t)hosts * part +
+				align_up(size / 64, alignment);
 		need = align_up(need, alignment);
 		if (need <= size)
 			return size;
@@ -130,13 +132,13 @@ static void format_bytes(uint64_t v, char *out, size_t n)
 }
 
 static int does_not_fit(uint64_t size, uint32_t hosts, uint64_t caps, uint64_t slots,
-			uint32_t align, uint64_t part_min, const char *why)
+			uint32_t align, uint64_t raw, uint64_t part_min, const char *why)
 {
-	uint64_t need = align_up(metadata_end(hosts, caps, slots, align, NULL) +
+	uint64_t need = align_up(metadata_end(hosts, caps, slots, align, NULL) + raw +
 				 (uint64_t)hosts * part_min, align);
 	uint32_t fit = 0;
 	for (uint32_t h = hosts; h > 0; h--)
-		if (metadata_end(h, caps, slots, align, NULL) + (uint64_t)h * part_min <= size) {
+		if (metadata_end(h, caps, slots, align, NULL) + raw + (uint64_t)h * part_min <= size) {
 			fit = h;
 			break;
 		}
@@ -193,6 +195,14 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 				 "%d..%llu", slots, INDEX_SLOTS_PER_BUCKET,
 				 (unsigned long long)MAX_INDEX_SLOTS);
 
+	/* The raw area (the raw region API's bytes) sits at the end of the pool,
+	 * apart from the KV partitions, so no region token can reach a
+	 * partition header or an entry. */
+	uint64_t raw = req->raw_size_set ? req->raw_size : size / 64;
+	raw = align_up(raw, align);
+	if (raw >= size)
+		return error_set(SHMEMORA_E_GEOMETRY, "a raw area of %" PRIu64 " bytes does not fit "
+				 "a pool of %" PRIu64, raw, size);
 	memset(sb->region, 0, sizeof sb->region);
 	memset(sb->size_class, 0, sizeof sb->size_class);
 	uint64_t data_start = metadata_end(hosts, caps, slots, align, sb->region);
@@ -200,11 +210,11 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 	if (largest == 0)
 		return error_set(SHMEMORA_E_GEOMETRY, "max key plus max value needs more than "
 				 "%d size classes", SIZE_CLASSES_MAX);
-	if (data_start >= size)
-		return does_not_fit(size, hosts, caps, slots, align,
+	if (data_start + raw >= size)
+		return does_not_fit(size, hosts, caps, slots, align, raw,
 				    min_partition(value_is_default ? 0 : largest, align),
 				    "its metadata alone fills it");
-	uint64_t part = align_down((size - data_start) / hosts, align);
+	uint64_t part = align_down((size - data_start - raw) / hosts, align);
 
 	/* An unset max value shrinks to fit small partitions (a quarter of the
 	 * partition at most); an explicit one is honoured or refused. */
@@ -219,10 +229,10 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 			format_bytes(max_value, v, sizeof v);
 			char why[96];
 			snprintf(why, sizeof why, "a %s value must fit in one partition", v);
-			return does_not_fit(size, hosts, caps, slots, align,
+			return does_not_fit(size, hosts, caps, slots, align, raw,
 					    min_partition(largest, align), why);
 		}
-		return does_not_fit(size, hosts, caps, slots, align,
+		return does_not_fit(size, hosts, caps, slots, align, raw,
 				    min_partition(0, align), "partitions too small");
 	}
 	memset(sb->size_class + sb->size_class_count, 0,
@@ -237,6 +247,9 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 	sb->max_value = max_value;
 	sb->partition_size = part;
 	sb->region[REGION_PARTITIONS].size = part * hosts;
+	sb->region[REGION_RAW].offset = data_start + part * hosts;
+	sb->region[REGION_RAW].size = raw;
+	sb->raw_size = raw;
 	return 0;
 }
 
@@ -255,6 +268,7 @@ int layout_check(const struct superblock *sb)
 		.max_hosts = sb->max_hosts, .cap_entries = sb->cap_entries,
 		.index_slots = sb->index_slots, .max_key = sb->max_key,
 		.max_value = sb->max_value,
+		.raw_size = sb->raw_size, .raw_size_set = 1,
 	};
 	/* Zero fields would select defaults; a stored zero is corruption. */
 	if (!req.pool_size || !req.alignment || !req.max_hosts || !req.cap_entries ||
@@ -268,7 +282,8 @@ int layout_check(const struct superblock *sb)
 	    planned.partition_size != sb->partition_size ||
 	    memcmp(planned.region, sb->region, sizeof planned.region) != 0 ||
 	    planned.size_class_count != sb->size_class_count ||
-	    memcmp(planned.size_class, sb->size_class, sizeof planned.size_class) != 0)
+	    memcmp(planned.size_class, sb->size_class, sizeof planned.size_class) != 0 ||
+	    planned.raw_size != sb->raw_size)
 		return error_set(SHMEMORA_E_CORRUPT,
 				 "stored region table disagrees with the pool's own parameters");
 	return 0;

@@ -11,6 +11,7 @@
  *   [capability table: one 64-byte line/token]  region 2
  *   [KV index: 8-byte slots, 64-byte buckets]   region 3
  *   [data partitions: one per host slot]        region 4
+ *   [raw area: the raw region API's bytes]      region 5
  *
  * Each region starts on the pool's alignment (4 KiB; the page size on
  * hugetlbfs; 2 MiB on devdax).  Fields are fixed-width little-endian.
@@ -60,7 +61,8 @@ enum region_id {
 	REGION_CAPTABLE = 2,
 	REGION_INDEX = 3,
 	REGION_PARTITIONS = 4,
-	REGION_COUNT = 5,
+	REGION_RAW = 5,
+	REGION_COUNT = 6,
 };
 
 struct layout_region {
@@ -89,10 +91,11 @@ struct superblock {
 	uint64_t index_slots;             /* 104 power of two */
 	uint64_t partition_size;          /* 112 */
 	struct layout_region region[REGION_COUNT]; /* 120 */
-	uint32_t size_class_count;        /* 200 */
-	uint32_t size_class[SIZE_CLASSES_MAX]; /* 204 ascending entry sizes */
-	uint32_t flags;                   /* 364 zero in version 1 */
-	uint8_t reserved[104];            /* 368 zero */
+	uint32_t size_class_count;        /* 216 */
+	uint32_t size_class[SIZE_CLASSES_MAX]; /* 220 ascending entry sizes */
+	uint32_t flags;                   /* 380 zero in version 1 */
+	uint64_t raw_size;                /* 384 bytes of the raw area (may be 0) */
+	uint8_t reserved[80];             /* 392 zero */
 	uint8_t mac[32];                  /* 472 HMAC-SHA256(key, bytes 0..471) */
 	uint64_t checksum;                /* 504 XXH3-64(bytes 0..503) */
 };
@@ -101,8 +104,9 @@ _Static_assert(sizeof(struct superblock) == 512, "superblock is 512 bytes");
 _Static_assert(offsetof(struct superblock, format_version) == 8, "version at 8");
 _Static_assert(offsetof(struct superblock, pool_size) == 48, "pool_size at 48");
 _Static_assert(offsetof(struct superblock, region) == 120, "regions at 120");
-_Static_assert(offsetof(struct superblock, size_class_count) == 200, "classes at 200");
-_Static_assert(offsetof(struct superblock, flags) == 364, "flags at 364");
+_Static_assert(offsetof(struct superblock, size_class_count) == 216, "classes at 216");
+_Static_assert(offsetof(struct superblock, flags) == 380, "flags at 380");
+_Static_assert(offsetof(struct superblock, raw_size) == 384, "raw size at 384");
 _Static_assert(offsetof(struct superblock, mac) == 472, "mac at 472");
 _Static_assert(offsetof(struct superblock, checksum) == 504, "checksum at 504");
 
@@ -196,6 +200,8 @@ struct geometry_request {
 	uint64_t index_slots;
 	uint32_t max_key;
 	uint32_t max_value;
+	uint64_t raw_size;      /* used when raw_size_set; else pool_size / 64 */
+	int raw_size_set;
 };
 
 /*

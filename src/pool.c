@@ -180,6 +180,8 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 		.index_slots = cfg->index_slots,
 		.max_key = cfg->max_key,
 		.max_value = cfg->max_value,
+		.raw_size = cfg->raw_size,
+		.raw_size_set = cfg->raw_size_set,
 	};
 	struct superblock *sb = &pool->sb;
 	if ((rc = layout_plan(&req, sb)) ||

@@ -60,6 +60,9 @@ struct protect_arena {
 
 static int want_mpk(void)
 {
+#ifdef SHMEMORA_UNPROTECTED
+	return 0; /* the benchmark's baseline: protection compiled out */
+#endif
 	const char *env = getenv("SHMEMORA_PROTECTION");
 	if (env && strcmp(env, "software") == 0)
 		return 0;

@@ -1,6 +1,6 @@
 /*
  * region.c — the raw region API: the protected path on plain bytes of the
- * data area (the seed's read_cxl, write_cxl, compare_cxl, plus an 8-byte
+ * raw area (region 5; never the KV partitions or the metadata) (the seed's read_cxl, write_cxl, compare_cxl, plus an 8-byte
  * compare-and-swap).
  *
  * Each call is the same sequence, held in one place, region_access():
@@ -20,7 +20,7 @@ static int region_access(shmemora_pool *pool, const shmemora_token *tok, uint32_
 {
 	if (!pool || !tok)
 		return error_set(SHMEMORA_E_INVALID, "region access: pool and token are required");
-	uint64_t data_size = pool->sb.region[REGION_PARTITIONS].size;
+	uint64_t data_size = pool->sb.region[REGION_RAW].size;
 	*saved = protect_open(&pool->prot);
 	struct cap_fields f;
 	int rc = protect_verify(pool, tok, 0, 0, &f);
@@ -32,7 +32,7 @@ static int region_access(shmemora_pool *pool, const shmemora_token *tok, uint32_
 		protect_close(&pool->prot, *saved);
 		return rc;
 	}
-	*addr = (uint8_t *)pool_region(pool, REGION_PARTITIONS) + off;
+	*addr = (uint8_t *)pool_region(pool, REGION_RAW) + off;
 	return 0;
 }
 

@@ -210,7 +210,7 @@ static void sweep_orphans(struct shmemora_pool *pool)
 static int narrow_scope(struct shmemora_pool *pool, const struct cap_fields *pf,
 			const shmemora_grant *g, struct cap_fields *child)
 {
-	uint64_t data_size = pool->sb.region[REGION_PARTITIONS].size;
+	uint64_t data_size = pool->sb.region[REGION_RAW].size;
 	child->scope = (uint16_t)g->scope;
 	switch (g->scope) {
 	case SHMEMORA_SCOPE_POOL:

@@ -42,7 +42,7 @@ const char region_help[] =
 	"Usage: shmemora region read POOL --token TOKEN OFF LEN\n"
 	"       shmemora region write POOL --token TOKEN OFF < DATA\n"
 	"\n"
-	"Raw access to the data area through the protected path: `read` copies LEN\n"
+	"Raw access to the raw area through the protected path: `read` copies LEN\n"
 	"bytes at offset OFF to standard output, `write` copies standard input to\n"
 	"offset OFF.  The token must grant r (read) or w (write) on that range.\n"
 	"\n"

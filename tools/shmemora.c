@@ -40,6 +40,8 @@ static const char create_help[] =
 	"  --index-slots N     KV index slots (default size/256, power of two)\n"
 	"  --max-key S         largest key (default 1K)\n"
 	"  --max-value S       largest value (default 1M, lowered to fit small pools)\n"
+	"  --raw-size S        bytes of the raw area for `shmemora region` (default\n"
+	"                      1/64 of the pool; 0 for none)\n"
 	"  --numa-node N       bind the emulated pool's memory to NUMA node N\n"
 	"  --lease-ms MS       heartbeat lease for hosts on other machines (default 30000)\n"
 	"  --force             overwrite a devdax device that already holds a pool\n"
@@ -48,7 +50,7 @@ static const char create_help[] =
 static int cmd_create(int argc, char **argv)
 {
 	enum { O_SIZE = 256, O_HOSTS, O_COH, O_KEY, O_CAPS, O_SLOTS, O_MAXKEY, O_MAXVAL,
-	       O_NUMA, O_LEASE, O_FORCE, O_ROOT };
+	       O_NUMA, O_LEASE, O_FORCE, O_ROOT, O_RAW };
 	static const struct option opts[] = {
 		{ "size", required_argument, 0, O_SIZE },
 		{ "hosts", required_argument, 0, O_HOSTS },
@@ -62,6 +64,7 @@ static int cmd_create(int argc, char **argv)
 		{ "lease-ms", required_argument, 0, O_LEASE },
 		{ "force", no_argument, 0, O_FORCE },
 		{ "root-token-file", required_argument, 0, O_ROOT },
+		{ "raw-size", required_argument, 0, O_RAW },
 		{ 0, 0, 0, 0 },
 	};
 	shmemora_config *cfg;
@@ -135,6 +138,15 @@ static int cmd_create(int argc, char **argv)
 		case O_FORCE:
 			rc = shmemora_config_set_force(cfg, 1);
 			break;
+		case O_RAW:
+			if (strcmp(optarg, "0") == 0)
+				v = 0;
+			else if (parse_size(optarg, &v)) {
+				code = usage_error("create", "bad --raw-size '%s'", optarg);
+				break;
+			}
+			rc = shmemora_config_set_raw_size(cfg, v);
+			break;
 		case O_ROOT:
 			root_file = optarg;
 			rc = shmemora_config_set_root_token_file(cfg, optarg);
@@ -198,6 +210,7 @@ static const char info_help[] =
 
 static const char *region_names[SHMEMORA_REGION_COUNT] = {
 	"superblock", "host_registry", "capability_table", "kv_index", "data_partitions",
+	"raw_area",
 };
 
 static void print_info_json(const char *path, const shmemora_info *in)

@@ -45,7 +45,7 @@ static int setup(void **state)
 	shmemora_info info;
 	assert_shm(0, shmemora_pool_info(f->pool, &info));
 	f->captable = info.region_offset[SHMEMORA_REGION_CAPTABLE];
-	f->data = info.region_offset[SHMEMORA_REGION_PARTITIONS];
+	f->data = info.region_offset[SHMEMORA_REGION_RAW];
 	*state = f;
 	return 0;
 }
@@ -443,7 +443,7 @@ static void root_token_cannot_reach_past_the_data_area(void **state)
 	struct fixture *f = *state;
 	shmemora_info info;
 	assert_shm(0, shmemora_pool_info(f->pool, &info));
-	uint64_t size = info.region_size[SHMEMORA_REGION_PARTITIONS];
+	uint64_t size = info.region_size[SHMEMORA_REGION_RAW];
 	uint8_t buf[8];
 	assert_shm(0, shmemora_region_read(f->pool, &f->root, size - 8, buf, 8));
 	assert_shm(SHMEMORA_E_OUT_OF_SCOPE, shmemora_region_read(f->pool, &f->root, size - 7, buf, 8));

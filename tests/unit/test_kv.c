@@ -431,6 +431,25 @@ static void damaged_free_list_is_not_followed(void **state)
 	assert_value(f, "a", "2");
 }
 
+/* The raw area and the KV partitions are apart: even the root token, writing
+ * every byte the raw API can reach, cannot touch a key, an index slot or a
+ * partition header. */
+static void raw_region_writes_cannot_reach_the_store(void **state)
+{
+	struct fixture *f = *state;
+	assert_shm(0, PUT("safe", "untouched"));
+	uint64_t raw = f->info.region_size[SHMEMORA_REGION_RAW];
+	assert_true(raw > 0);
+	uint8_t *junk = malloc(raw);
+	memset(junk, 0xff, raw);
+	assert_shm(0, shmemora_region_write(f->pool, &f->root, 0, junk, raw));
+	assert_shm(SHMEMORA_E_OUT_OF_SCOPE, shmemora_region_write(f->pool, &f->root, raw, junk, 1));
+	free(junk);
+	assert_value(f, "safe", "untouched");
+	assert_shm(0, PUT("after", "fine"));
+	assert_value(f, "after", "fine");
+}
+
 static void stats_count_keys_and_namespaces(void **state)
 {
 	struct fixture *f = *state;
@@ -472,6 +491,7 @@ int main(void)
 		T(slot_with_garbage_offsets_never_crashes),
 		T(entry_header_with_absurd_lengths_is_an_integrity_error),
 		T(damaged_free_list_is_not_followed),
+		T(raw_region_writes_cannot_reach_the_store),
 		T(stats_count_keys_and_namespaces),
 	};
 	return cmocka_run_group_tests_name("kv", tests, NULL, NULL);

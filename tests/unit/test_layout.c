@@ -27,8 +27,9 @@ static void default_geometry_for_1g_and_8_hosts(void **state)
 	assert_int_equal(sb.index_slots, 4u << 20);
 	assert_int_equal(sb.max_key, 1024);
 	assert_int_equal(sb.max_value, 1u << 20);
-	/* Partitions use nearly the whole pool. */
-	assert_true(sb.partition_size * 8 > (1ULL << 30) * 95 / 100);
+	/* Partitions and the raw area (1/64) use nearly the whole pool. */
+	assert_int_equal(sb.raw_size, (1ULL << 30) / 64);
+	assert_true(sb.partition_size * 8 + sb.raw_size > (1ULL << 30) * 95 / 100);
 }
 
 static void regions_are_aligned_contiguous_and_inside(void **state)
@@ -49,6 +50,7 @@ static void regions_are_aligned_contiguous_and_inside(void **state)
 			assert_int_equal(sb.partition_size % aligns[a], 0);
 			assert_int_equal(sb.region[REGION_PARTITIONS].size,
 					 sb.partition_size * hosts[h]);
+			assert_int_equal(sb.region[REGION_RAW].size, sb.raw_size);
 			assert_true(sb.region[REGION_SUPERBLOCK].size >=
 				    SB_BACKUP_OFFSET + sizeof(struct superblock));
 		}
@@ -157,6 +159,8 @@ static void check_refuses_any_edited_geometry_field(void **state)
 	EDIT(sb.flags = 1);
 	EDIT(sb.sb_size = 100);
 	EDIT(sb.lease_ms = 0);
+	EDIT(sb.raw_size += 4096);
+	EDIT(sb.region[REGION_RAW].offset -= 4096);
 #undef EDIT
 }
 
