@@ -434,6 +434,11 @@ typedef struct shmemora_token_info {
 	uint64_t generation;
 } shmemora_token_info;
 
+/** Rights as letters, e.g. "rwg", into out (at least 6 bytes). */
+SHMEMORA_API void shmemora_rights_format(uint32_t rights, char out[6]);
+/** Parses a non-empty subset of "rwidg"; E_INVALID for anything else. */
+SHMEMORA_API int shmemora_rights_parse(const char *text, uint32_t *rights);
+
 /** Writes a token's text form into buf (at least SHMEMORA_TOKEN_TEXT_LEN+1 bytes). */
 SHMEMORA_API int shmemora_token_format(const shmemora_token *token, char *buf, size_t len);
 /** Parses the text form; E_TOKEN_MALFORMED says what is wrong with it.

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "layout.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,4 +211,11 @@ int config_root_token_path(const struct shmemora_config *cfg, const char *path, 
 	if (n < 0 || (size_t)n >= out_len)
 		return error_set(SHMEMORA_E_INVALID, "root token file path too long");
 	return 0;
+}
+
+int config_secret_paths(const struct shmemora_config *cfg, const char *path, char *key_path,
+			char *root_path)
+{
+	int rc = config_key_path(cfg, path, key_path, PATH_MAX);
+	return rc ? rc : config_root_token_path(cfg, path, root_path, PATH_MAX);
 }

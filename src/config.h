@@ -37,4 +37,8 @@ int config_key_path(const struct shmemora_config *cfg, const char *path, char *o
 int config_root_token_path(const struct shmemora_config *cfg, const char *path, char *out,
 			   size_t out_len);
 
+/* Both secret files of a pool (PATH_MAX bytes each). */
+int config_secret_paths(const struct shmemora_config *cfg, const char *path, char *key_path,
+			char *root_path);
+
 #endif

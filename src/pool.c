@@ -156,8 +156,8 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 		return error_set(SHMEMORA_E_INVALID, "create: path and out are required");
 	const struct shmemora_config *cfg = config_or_default(cfg_in);
 	char key_path[PATH_MAX], root_path[PATH_MAX];
-	int rc = config_key_path(cfg, path, key_path, sizeof key_path);
-	if (rc || (rc = config_root_token_path(cfg, path, root_path, sizeof root_path)))
+	int rc = config_secret_paths(cfg, path, key_path, root_path);
+	if (rc)
 		return rc;
 
 	struct shmemora_pool *pool;
@@ -481,8 +481,8 @@ int shmemora_destroy(const char *path, const shmemora_config *cfg_in)
 		return error_set(SHMEMORA_E_INVALID, "destroy: path is required");
 	const struct shmemora_config *cfg = config_or_default(cfg_in);
 	char key_path[PATH_MAX], root_path[PATH_MAX];
-	int rc = config_key_path(cfg, path, key_path, sizeof key_path);
-	if (rc || (rc = config_root_token_path(cfg, path, root_path, sizeof root_path)))
+	int rc = config_secret_paths(cfg, path, key_path, root_path);
+	if (rc)
 		return rc;
 	struct backend be;
 	struct superblock sb;

@@ -317,24 +317,14 @@ int protect_verify(struct shmemora_pool *pool, const shmemora_token *tok, int fo
 	return rc;
 }
 
-static void rights_text(uint32_t rights, char out[6])
-{
-	static const char letters[] = "rwidg";
-	int n = 0;
-	for (int i = 0; i < 5; i++)
-		if (rights & (1u << i))
-			out[n++] = letters[i];
-	out[n] = '\0';
-}
-
 int protect_require_rights(const struct cap_fields *f, uint32_t need)
 {
 	uint32_t missing = need & ~f->rights;
 	if (!missing)
 		return 0;
 	char want[6], have[6];
-	rights_text(missing, want);
-	rights_text(f->rights, have);
+	shmemora_rights_format(missing, want);
+	shmemora_rights_format(f->rights, have);
 	return error_set(SHMEMORA_E_DENIED, "token %016llx lacks the right '%s' (it holds '%s')",
 			 (unsigned long long)f->id, want, have);
 }

@@ -31,6 +31,33 @@
 #define TEXT_LEN (AT_SUM + 8)
 _Static_assert(TEXT_LEN == SHMEMORA_TOKEN_TEXT_LEN, "documented token length");
 
+static const char right_letters[] = "rwidg"; /* bit i is right_letters[i] */
+
+void shmemora_rights_format(uint32_t rights, char out[6])
+{
+	int n = 0;
+	for (int i = 0; i < 5; i++)
+		if (rights & (1u << i))
+			out[n++] = right_letters[i];
+	out[n] = '\0';
+}
+
+int shmemora_rights_parse(const char *text, uint32_t *rights)
+{
+	uint32_t r = 0;
+	if (!text || !*text || !rights)
+		return error_set(SHMEMORA_E_INVALID, "rights: a non-empty subset of rwidg");
+	for (const char *p = text; *p; p++) {
+		const char *at = strchr(right_letters, *p);
+		if (!at)
+			return error_set(SHMEMORA_E_INVALID, "rights '%s': '%c' is not one of rwidg",
+					 text, *p);
+		r |= 1u << (at - right_letters);
+	}
+	*rights = r;
+	return 0;
+}
+
 static uint32_t text_checksum(const char *text)
 {
 	return (uint32_t)XXH3_64bits(text, AT_SUM - 1);

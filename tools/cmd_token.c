@@ -69,32 +69,6 @@ static int parse_offset(const char *s, uint64_t *out)
 	return parse_size(s, out);
 }
 
-static int parse_rights(const char *s, uint32_t *out)
-{
-	static const char letters[] = "rwidg";
-	uint32_t r = 0;
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		const char *p = strchr(letters, *s);
-		if (!p)
-			return -1;
-		r |= 1u << (p - letters);
-	}
-	*out = r;
-	return 0;
-}
-
-static void rights_text(uint32_t rights, char out[6])
-{
-	static const char letters[] = "rwidg";
-	int n = 0;
-	for (int i = 0; i < 5; i++)
-		if (rights & (1u << i))
-			out[n++] = letters[i];
-	out[n] = '\0';
-}
-
 static const char *scope_name(enum shmemora_scope s)
 {
 	switch (s) {
@@ -120,7 +94,7 @@ static const char *state_name(enum shmemora_token_state s)
 static void print_info_json(const shmemora_token_info *t)
 {
 	char rights[6];
-	rights_text(t->rights, rights);
+	shmemora_rights_format(t->rights, rights);
 	printf("{ \"id\": \"%016" PRIx64 "\", \"index\": %u, \"state\": \"%s\", "
 	       "\"scope\": \"%s\", \"offset\": %" PRIu64 ", \"length\": %" PRIu64 ", "
 	       "\"ns_hash\": \"%016" PRIx64 "\", \"key_hash\": \"%016" PRIx64 "\", "
@@ -134,7 +108,7 @@ static void print_info_json(const shmemora_token_info *t)
 static void print_info_row(const shmemora_token_info *t)
 {
 	char rights[6], what[64], expires[32] = "never";
-	rights_text(t->rights, rights);
+	shmemora_rights_format(t->rights, rights);
 	if (t->scope == SHMEMORA_SCOPE_REGION)
 		snprintf(what, sizeof what, "[%" PRIu64 ", +%" PRIu64 ")", t->offset, t->length);
 	else if (t->scope == SHMEMORA_SCOPE_POOL)
@@ -207,7 +181,7 @@ static int build_grant(const struct token_opts *o, shmemora_grant *g, char *ns_b
 	int scopes = !!o->region + !!o->ns + !!o->key;
 	if (scopes != 1)
 		return usage_error("token derive", "give exactly one of --region, --namespace, --key");
-	if (!o->rights || parse_rights(o->rights, &g->rights))
+	if (!o->rights || shmemora_rights_parse(o->rights, &g->rights))
 		return usage_error("token derive", "--rights must be a non-empty subset of rwidg");
 	if (o->region) {
 		const char *colon = strchr(o->region, ':');

@@ -178,6 +178,22 @@ static void malformed_token_texts_are_told_apart(void **state)
 	assert_shm(SHMEMORA_E_INVALID, shmemora_token_parse(NULL, &t));
 }
 
+static void rights_text_round_trips_and_refuses_strangers(void **state)
+{
+	(void)state;
+	char text[6];
+	for (uint32_t r = 1; r <= SHMEMORA_RIGHTS_ALL; r++) {
+		uint32_t back = 0;
+		shmemora_rights_format(r, text);
+		assert_shm(0, shmemora_rights_parse(text, &back));
+		assert_int_equal(back, r);
+	}
+	uint32_t r;
+	assert_shm(SHMEMORA_E_INVALID, shmemora_rights_parse("rwx", &r));
+	assert_shm(SHMEMORA_E_INVALID, shmemora_rights_parse("", &r));
+	assert_shm(SHMEMORA_E_INVALID, shmemora_rights_parse("R", &r));
+}
+
 static void zero_token_is_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -914,6 +930,7 @@ int main(void)
 		T(every_single_bit_flip_of_a_token_is_refused),
 		T(every_single_character_change_of_token_text_is_malformed),
 		T(malformed_token_texts_are_told_apart),
+		T(rights_text_round_trips_and_refuses_strangers),
 		T(zero_token_is_refused),
 		T(id_naming_a_slot_past_the_table_is_refused),
 		T(token_from_another_pool_is_refused),
