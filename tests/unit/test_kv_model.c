@@ -129,13 +129,14 @@ static void run_model(struct run *r)
 	free(m);
 }
 
-static void make_pool(char *path, size_t n, shmemora_pool **pool, shmemora_token *root,
-		      uint64_t size)
+static void make_pool_mode(char *path, size_t n, shmemora_pool **pool, shmemora_token *root,
+			   uint64_t size, enum shmemora_coherence mode)
 {
 	test_pool_path(path, n, "model");
 	shmemora_config *cfg;
 	assert_shm(0, shmemora_config_new(&cfg));
 	assert_shm(0, shmemora_config_set_size(cfg, size));
+	assert_shm(0, shmemora_config_set_coherence(cfg, mode));
 	assert_shm(0, shmemora_config_set_hosts(cfg, 2));
 	assert_shm(0, shmemora_create(path, cfg, pool));
 	shmemora_config_delete(cfg);
@@ -143,6 +144,29 @@ static void make_pool(char *path, size_t n, shmemora_pool **pool, shmemora_token
 	snprintf(file, sizeof file, "%s.root-token", path);
 	assert_shm(0, shmemora_token_load(file, root));
 	assert_shm(0, shmemora_ns_create(*pool, root, "m"));
+}
+
+static void make_pool(char *path, size_t n, shmemora_pool **pool, shmemora_token *root,
+		      uint64_t size)
+{
+	make_pool_mode(path, n, pool, root, size, SHMEMORA_COHERENT);
+}
+
+/* In flush mode every write is written back and every read invalidated
+ * first (CXL 2.0 without cross-host coherence): same results. */
+static void flush_mode_matches_the_model_too(void **state)
+{
+	(void)state;
+	char path[256];
+	struct run r = { .thread = 0, .ops = 50000, .seed = 4242 };
+	make_pool_mode(path, sizeof path, &r.pool, &r.root, 32u << 20, SHMEMORA_FLUSH);
+	shmemora_info info;
+	assert_shm(0, shmemora_pool_info(r.pool, &info));
+	assert_int_equal(info.coherence, SHMEMORA_FLUSH);
+	run_model(&r);
+	assert_int_equal(r.failures, 0);
+	assert_shm(0, shmemora_detach(r.pool));
+	test_remove_pool(path);
 }
 
 static void random_operations_match_the_model(void **state)
@@ -236,6 +260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(random_operations_match_the_model),
 		cmocka_unit_test(four_threads_on_disjoint_keys_match_their_models),
+		cmocka_unit_test(flush_mode_matches_the_model_too),
 		cmocka_unit_test(put_delete_loop_runs_in_constant_space),
 	};
 	return cmocka_run_group_tests_name("kv_model", tests, NULL, NULL);
