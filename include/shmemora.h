@@ -635,6 +635,41 @@ typedef struct shmemora_stats {
  *  Needs no token: it reveals no keys or values. */
 SHMEMORA_API int shmemora_stats_get(shmemora_pool *pool, shmemora_stats *out);
 
+/* ------------------------------------------------------------------------ */
+/* Checking and repair                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define SHMEMORA_CHECK_REPAIR 1
+
+/** What shmemora_check() found.  Set on_finding (and arg) to hear each
+ *  finding as a line of text; set tokens/token_count to also verify those
+ *  tokens' entries with their MAC. */
+typedef struct shmemora_check_report {
+	void (*on_finding)(void *arg, const char *line);
+	void *arg;
+	const shmemora_token *tokens;
+	size_t token_count;
+	/* out */
+	uint64_t problems;       /* findings, repaired or not */
+	uint64_t repaired;
+	uint64_t keys, namespaces;
+	uint64_t live_blocks, free_blocks, leaked_blocks;
+	uint64_t tokens_live, tokens_revoked;
+} shmemora_check_report;
+
+/**
+ * Verifies every structure of the pool: superblock copies, host registry,
+ * capability table, index, free lists, and every block of every partition
+ * (leaks: blocks neither live nor free).  With SHMEMORA_CHECK_REPAIR it
+ * rewrites a damaged superblock copy, frees dead hosts' slots, clears index
+ * slots that name garbage, and, in partitions whose host is not alive,
+ * rebuilds broken free lists and returns leaked blocks; it never touches
+ * published keys.  Run it while hosts are quiet for exact counts: a live
+ * host's block in flight looks like a leak (and is left alone).
+ * Returns 0 when the check ran (see report->problems), or an error.
+ */
+SHMEMORA_API int shmemora_check(shmemora_pool *pool, int flags, shmemora_check_report *report);
+
 #ifdef __cplusplus
 }
 #endif

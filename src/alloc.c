@@ -23,14 +23,14 @@ static uint64_t head_pack(uint64_t tag, uint64_t rel) { return tag << OFF_BITS |
 static uint64_t head_rel(uint64_t h) { return (h & OFF_MASK) * UNIT; }
 static uint64_t head_tag(uint64_t h) { return h >> OFF_BITS; }
 
-static uint64_t partition_start(const struct shmemora_pool *pool, uint32_t host)
+uint64_t alloc_partition_start(const struct shmemora_pool *pool, uint32_t host)
 {
 	return pool->sb.region[REGION_PARTITIONS].offset + (uint64_t)host * pool->sb.partition_size;
 }
 
 struct partition_header *alloc_partition(const struct shmemora_pool *pool, uint32_t host)
 {
-	return (struct partition_header *)(pool->base + partition_start(pool, host));
+	return (struct partition_header *)(pool->base + alloc_partition_start(pool, host));
 }
 
 int alloc_class_for(const struct shmemora_pool *pool, uint64_t bytes)
@@ -59,7 +59,7 @@ int alloc_entry(struct shmemora_pool *pool, int cls, uint64_t *offset)
 {
 	uint32_t host = pool->host_id;
 	struct partition_header *ph = alloc_partition(pool, host);
-	uint64_t start = partition_start(pool, host);
+	uint64_t start = alloc_partition_start(pool, host);
 	uint64_t size = pool->sb.size_class[cls];
 
 	coherence_invalidate(&pool->coh, &ph->free_head[cls], sizeof ph->free_head[cls]);
@@ -79,6 +79,7 @@ int alloc_entry(struct shmemora_pool *pool, int cls, uint64_t *offset)
 		if (atomic_compare_exchange_weak_explicit(&ph->free_head[cls], &h, nh,
 							  memory_order_acquire,
 							  memory_order_acquire)) {
+			__atomic_store_n(&e->size_class, (uint8_t)cls, __ATOMIC_RELAXED);
 			atomic_fetch_add_explicit(&ph->allocated[cls], 1, memory_order_relaxed);
 			*offset = off;
 			return 0;
@@ -96,7 +97,10 @@ int alloc_entry(struct shmemora_pool *pool, int cls, uint64_t *offset)
 							  memory_order_relaxed,
 							  memory_order_relaxed)) {
 			struct kv_entry *e = (struct kv_entry *)(pool->base + start + at);
-			/* A fresh block: seq 1, odd, "being built". */
+			/* A fresh block: seq 1, odd, "being built"; its class is
+			 * recorded at once so the partition stays walkable block
+			 * by block (shmemora check) even if we die right here. */
+			__atomic_store_n(&e->size_class, (uint8_t)cls, __ATOMIC_RELAXED);
 			atomic_store_explicit(&e->seq, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&ph->allocated[cls], 1, memory_order_relaxed);
 			coherence_writeback(&pool->coh, &ph->bump, sizeof ph->bump);
@@ -112,7 +116,7 @@ void alloc_free(struct shmemora_pool *pool, uint64_t offset, int cls)
 	if (host < 0)
 		return; /* not a block: never push garbage onto a list */
 	struct partition_header *ph = alloc_partition(pool, (uint32_t)host);
-	uint64_t rel = offset - partition_start(pool, (uint32_t)host);
+	uint64_t rel = offset - alloc_partition_start(pool, (uint32_t)host);
 	struct kv_entry *e = (struct kv_entry *)(pool->base + offset);
 	coherence_invalidate(&pool->coh, &ph->free_head[cls], sizeof ph->free_head[cls]);
 	uint64_t h = atomic_load_explicit(&ph->free_head[cls], memory_order_relaxed);

@@ -33,6 +33,9 @@ void alloc_free(struct shmemora_pool *pool, uint64_t offset, int cls);
  * Returns the partition (host) index, or -1. */
 int alloc_check_block(const struct shmemora_pool *pool, uint64_t offset, int cls);
 
+/* Pool offset of partition `host`'s first byte. */
+uint64_t alloc_partition_start(const struct shmemora_pool *pool, uint32_t host);
+
 /* The header of partition `host`. */
 struct partition_header *alloc_partition(const struct shmemora_pool *pool, uint32_t host);
 

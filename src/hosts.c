@@ -246,6 +246,23 @@ int hosts_heartbeat(struct registry *reg, uint32_t host_id, uint32_t epoch)
 	return 0;
 }
 
+int hosts_reclaim_dead(struct registry *reg, uint32_t host_id)
+{
+	struct host_identity self;
+	int rc = host_identity_self(&self);
+	if (rc)
+		return rc;
+	struct host_slot *slot = &reg->slots[host_id];
+	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
+	if (owner_state(w) == OWNER_FREE || !claimable(reg, slot, w, &self))
+		return error_set(SHMEMORA_E_BUSY, "host slot %u is not held by a dead host", host_id);
+	uint64_t freed = owner_word(OWNER_FREE, owner_epoch(w) + 1, (uint64_t)time(NULL));
+	if (!atomic_compare_exchange_strong(&slot->owner, &w, freed))
+		return error_set(SHMEMORA_E_BUSY, "host slot %u changed meanwhile", host_id);
+	coherence_writeback(reg->coh, slot, sizeof *slot);
+	return 0;
+}
+
 void hosts_describe(const struct registry *reg, uint32_t host_id,
 		    const struct host_identity *self, shmemora_host *out)
 {

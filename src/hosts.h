@@ -55,6 +55,10 @@ int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch);
 /* Refreshes the heartbeat of a slot held at `epoch`; E_FENCED if lost. */
 int hosts_heartbeat(struct registry *reg, uint32_t host_id, uint32_t epoch);
 
+/* Frees a slot whose holder is dead (bumping the epoch, so the old holder
+ * is fenced should it ever come back).  E_BUSY if it is not dead after all. */
+int hosts_reclaim_dead(struct registry *reg, uint32_t host_id);
+
 /* Describes slot `host_id` for shmemora_hosts(); `self` judges liveness. */
 void hosts_describe(const struct registry *reg, uint32_t host_id,
 		    const struct host_identity *self, shmemora_host *out);

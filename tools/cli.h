@@ -65,4 +65,8 @@ int cmd_del(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 extern const char ns_help[], put_help[], get_help[], del_help[], stats_help[];
 
+/* Verification and repair (cmd_check.c). */
+int cmd_check(int argc, char **argv);
+extern const char check_help[];
+
 #endif

@@ -489,6 +489,7 @@ static const struct command commands[] = {
 	{ "get", cmd_get, get_help, "print a key's value" },
 	{ "del", cmd_del, del_help, "delete a key" },
 	{ "stats", cmd_stats, stats_help, "keys, space per partition and size class, index load" },
+	{ "check", cmd_check, check_help, "verify every structure; --repair leaks and dead hosts" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,199 @@
+/*
+ * test_check.c — shmemora_check finds each kind of damage, --repair mends it,
+ * and a second check is clean; live keys survive every repair.
+ */
+#include "testutil.h"
+
+#include "alloc.h"
+#include "layout.h"
+#include "pool.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+struct fixture {
+	char path[256];
+	shmemora_pool *pool;
+	shmemora_token root;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	test_pool_path(f->path, sizeof f->path, "check");
+	shmemora_config *cfg;
+	assert_shm(0, shmemora_config_new(&cfg));
+	assert_shm(0, shmemora_config_set_size(cfg, 32u << 20));
+	assert_shm(0, shmemora_config_set_hosts(cfg, 4));
+	assert_shm(0, shmemora_create(f->path, cfg, &f->pool));
+	shmemora_config_delete(cfg);
+	char root[300];
+	snprintf(root, sizeof root, "%s.root-token", f->path);
+	assert_shm(0, shmemora_token_load(root, &f->root));
+	assert_shm(0, shmemora_ns_create(f->pool, &f->root, "t"));
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "key%d", i);
+		assert_shm(0, shmemora_kv_put(f->pool, &f->root, "t", k, strlen(k), k, strlen(k)));
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	shmemora_detach(f->pool);
+	test_remove_pool(f->path);
+	free(f);
+	return 0;
+}
+
+static shmemora_check_report run_check(struct fixture *f, int flags)
+{
+	shmemora_check_report r = { .tokens = &f->root, .token_count = 1 };
+	assert_shm(0, shmemora_check(f->pool, flags, &r));
+	return r;
+}
+
+static void assert_keys_intact(struct fixture *f)
+{
+	for (int i = 0; i < 100; i++) {
+		char k[16], buf[16];
+		size_t len;
+		snprintf(k, sizeof k, "key%d", i);
+		assert_shm(0, shmemora_kv_get(f->pool, &f->root, "t", k, strlen(k), buf, sizeof buf,
+					      &len, NULL));
+		assert_int_equal(len, strlen(k));
+		assert_memory_equal(buf, k, len);
+	}
+}
+
+/* Repair, then a second check finds nothing, and every key is intact. */
+static void assert_repairs_clean(struct fixture *f)
+{
+	shmemora_check_report r = run_check(f, SHMEMORA_CHECK_REPAIR);
+	assert_true(r.problems > 0);
+	assert_int_equal(r.repaired, r.problems);
+	r = run_check(f, 0);
+	assert_int_equal(r.problems, 0);
+	assert_int_equal(r.leaked_blocks, 0);
+	assert_keys_intact(f);
+}
+
+static void healthy_pool_is_clean(void **state)
+{
+	struct fixture *f = *state;
+	shmemora_check_report r = run_check(f, 0);
+	assert_int_equal(r.problems, 0);
+	assert_int_equal(r.keys, 100);
+	assert_int_equal(r.namespaces, 1);
+	assert_int_equal(r.live_blocks, 101);
+	assert_int_equal(r.tokens_live, 1);
+}
+
+static void block_of_a_host_that_died_before_publishing_is_a_leak(void **state)
+{
+	struct fixture *f = *state;
+	pid_t kid = fork();
+	if (kid == 0) {
+		shmemora_pool *p;
+		uint64_t off;
+		if (shmemora_attach(f->path, NULL, &p))
+			_exit(1);
+		protect_saved s = protect_open(&p->prot);
+		for (int i = 0; i < 5; i++)
+			if (alloc_entry(p, 2, &off))
+				_exit(2);
+		protect_close(&p->prot, s);
+		raise(SIGKILL); /* dies holding five unpublished blocks */
+	}
+	int status;
+	waitpid(kid, &status, 0);
+	shmemora_check_report r = run_check(f, 0);
+	assert_int_equal(r.leaked_blocks, 5);
+	assert_true(r.problems >= 2); /* the leak and the dead host's slot */
+	assert_repairs_clean(f);
+}
+
+static void garbage_index_slot_is_cleared(void **state)
+{
+	struct fixture *f = *state;
+	protect_saved s = protect_open(&f->pool->prot);
+	_Atomic uint64_t *slots = pool_region(f->pool, REGION_INDEX);
+	uint64_t i = 7;
+	while (atomic_load(&slots[i]))
+		i++;
+	atomic_store(&slots[i], 0x00000000deadbeefULL); /* names no block */
+	protect_close(&f->pool->prot, s);
+	assert_int_equal(run_check(f, 0).problems, 1);
+	assert_repairs_clean(f);
+}
+
+static void free_list_loop_is_found_and_rebuilt(void **state)
+{
+	struct fixture *f = *state;
+	/* Free two blocks of one class, then make the second point to itself. */
+	assert_shm(0, shmemora_kv_delete(f->pool, &f->root, "t", "key1", 4));
+	assert_shm(0, shmemora_kv_delete(f->pool, &f->root, "t", "key2", 4));
+	protect_saved s = protect_open(&f->pool->prot);
+	struct partition_header *ph = alloc_partition(f->pool, f->pool->host_id);
+	uint64_t h = atomic_load(&ph->free_head[0]);
+	uint64_t rel = (h & ((1ULL << 34) - 1)) * 64;
+	struct kv_entry *e = (struct kv_entry *)(f->pool->base +
+		alloc_partition_start(f->pool, f->pool->host_id) + rel);
+	e->ns_hash = rel; /* next = itself */
+	protect_close(&f->pool->prot, s);
+	shmemora_check_report r = run_check(f, 0);
+	assert_true(r.problems >= 1);
+	r = run_check(f, SHMEMORA_CHECK_REPAIR);
+	assert_int_equal(r.repaired, r.problems);
+	r = run_check(f, 0);
+	assert_int_equal(r.problems, 0);
+	assert_int_equal(r.free_blocks, 2); /* both back on a sound list */
+	/* The store allocates from the rebuilt list without harm. */
+	assert_shm(0, shmemora_kv_put(f->pool, &f->root, "t", "key1", 4, "key1", 4));
+	assert_shm(0, shmemora_kv_put(f->pool, &f->root, "t", "key2", 4, "key2", 4));
+	assert_keys_intact(f);
+}
+
+static void damaged_backup_superblock_is_rewritten(void **state)
+{
+	struct fixture *f = *state;
+	protect_saved s = protect_open(&f->pool->prot);
+	f->pool->base[SB_BACKUP_OFFSET + 100] ^= 0x55;
+	protect_close(&f->pool->prot, s);
+	assert_int_equal(run_check(f, 0).problems, 1);
+	assert_repairs_clean(f);
+	shmemora_info info;
+	assert_shm(0, shmemora_inspect(f->path, NULL, &info));
+	assert_int_equal(info.sb_from_backup, 0);
+}
+
+static void edited_capability_entry_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	shmemora_token t;
+	assert_shm(0, shmemora_region_acquire(f->pool, &f->root, 0, 64, SHMEMORA_RIGHT_READ, &t));
+	protect_saved s = protect_open(&f->pool->prot);
+	struct cap_entry *table = pool_region(f->pool, REGION_CAPTABLE);
+	table[t.id & ((1u << 24) - 1)].rights = 0x400; /* impossible rights */
+	protect_close(&f->pool->prot, s);
+	shmemora_check_report r = run_check(f, 0);
+	assert_int_equal(r.problems, 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(healthy_pool_is_clean),
+		T(block_of_a_host_that_died_before_publishing_is_a_leak),
+		T(garbage_index_slot_is_cleared),
+		T(free_list_loop_is_found_and_rebuilt),
+		T(damaged_backup_superblock_is_rewritten),
+		T(edited_capability_entry_is_reported),
+	};
+	return cmocka_run_group_tests_name("check", tests, NULL, NULL);
+}
