@@ -29,11 +29,12 @@ LDFLAGS  += $(SANFLAGS)
 
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-TEST_SRC := $(wildcard tests/unit/*.c tests/multiproc/*.c tests/badinput/*.c tests/attack/*.c)
+TEST_DIRS := tests/unit tests/multiproc tests/badinput tests/attack tests/crash tests/tamper
+TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: stress all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
@@ -67,7 +68,7 @@ $(BUILD)/shmemora: $(TOOL_SRC) $(wildcard tools/*.h) $(BUILD)/libshmemora.a
 	$(CC) $(CFLAGS) -o $@ $(TOOL_SRC) $(BUILD)/libshmemora.a $(LDFLAGS) $(DEP_LIBS)
 
 # Tests link the library's objects so they can reach internal modules too.
-vpath %.c tests/unit tests/multiproc tests/badinput tests/attack
+vpath %.c $(TEST_DIRS)
 $(BUILD)/tests/%: %.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
 
@@ -113,6 +114,12 @@ check-sanitize: deps
 	$(MAKE) SAN=thread $(addprefix build/thread/tests/,$(TSAN_TESTS))
 	TSAN_OPTIONS=halt_on_error=1 SHMEMORA_SPACE_OPS=200000 SHMEMORA_TEST_SECONDS=3 \
 		tests/run-tests.sh build/thread $(TSAN_TESTS)
+
+# The long forms: 500 kills, a minute of shared-key hosts, more tampering.
+stress: deps
+	$(MAKE) all
+	SHMEMORA_CRASH_KILLS=500 SHMEMORA_TEST_SECONDS=60 SHMEMORA_TAMPER_FLIPS=20000 \
+		tests/run-tests.sh $(BUILD) test_crash test_kv_hosts test_tamper test_kv_model
 
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)

@@ -190,7 +190,7 @@ static void check_index(struct checker *c)
 			continue;
 		}
 		if (v >> 63) { /* tentative */
-			if (!c->host_live[owner]) {
+			if (index_tentative_abandoned(pool, v)) {
 				clear_slot(c, &slots[i], v);
 				finding(c, c->repair, "index slot %llu: a tentative key left by dead "
 					"host %d", (unsigned long long)i, owner);

@@ -290,6 +290,17 @@ void hosts_describe(const struct registry *reg, uint32_t host_id,
 	}
 }
 
+bool hosts_incarnation_alive(const struct registry *reg, uint32_t host_id, uint32_t epoch)
+{
+	struct host_identity self;
+	if (host_id >= reg->count || host_identity_self(&self) != 0)
+		return false;
+	shmemora_host h;
+	hosts_describe(reg, host_id, &self, &h);
+	return h.epoch == epoch &&
+	       (h.state == SHMEMORA_HOST_ATTACHED || h.state == SHMEMORA_HOST_CLAIMING);
+}
+
 uint32_t hosts_live_count(const struct registry *reg, const struct host_identity *self)
 {
 	uint32_t live = 0;

@@ -63,6 +63,10 @@ int hosts_reclaim_dead(struct registry *reg, uint32_t host_id);
 void hosts_describe(const struct registry *reg, uint32_t host_id,
 		    const struct host_identity *self, shmemora_host *out);
 
+/* Is slot `host_id` held right now, at `epoch`, by a live host?  (A host
+ * that died and whose slot another process took since is not.) */
+bool hosts_incarnation_alive(const struct registry *reg, uint32_t host_id, uint32_t epoch);
+
 /* Number of slots held by live hosts. */
 uint32_t hosts_live_count(const struct registry *reg, const struct host_identity *self);
 

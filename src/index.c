@@ -138,20 +138,18 @@ int index_find(struct shmemora_pool *pool, const struct index_key *k, struct ind
 	return error_set(SHMEMORA_E_BUSY, "index lookup kept racing concurrent writers");
 }
 
-/* Is the tentative slot value `v` held by a host that died mid-publish? */
-static bool tentative_owner_dead(struct shmemora_pool *pool, uint64_t v)
+bool index_tentative_abandoned(const struct shmemora_pool *pool, uint64_t v)
 {
 	uint64_t off = index_slot_offset(pool, v);
 	if (!off)
 		return true;
-	const struct layout_region *r = &pool->sb.region[REGION_PARTITIONS];
-	uint32_t owner = (uint32_t)((off - r->offset) / pool->sb.partition_size);
-	struct host_identity self;
-	if (host_identity_self(&self) != 0)
-		return false;
-	shmemora_host h;
-	hosts_describe(&pool->registry, owner, &self, &h);
-	return h.state == SHMEMORA_HOST_FREE || h.state == SHMEMORA_HOST_DEAD;
+	/* The entry names the host incarnation that built it.  If the slot has
+	 * moved on (killed, and taken over by a new process) or its holder is
+	 * dead, nobody will ever confirm this slot. */
+	const struct kv_entry *e = (const struct kv_entry *)(pool->base + off);
+	uint32_t host = __atomic_load_n(&e->owner_host, __ATOMIC_RELAXED);
+	uint32_t epoch = __atomic_load_n(&e->owner_epoch, __ATOMIC_RELAXED);
+	return !hosts_incarnation_alive(&pool->registry, host, epoch);
 }
 
 /* After placing our tentative slot at window position `mine`: is there a
@@ -180,7 +178,7 @@ static int competitor(struct shmemora_pool *pool, const struct index_key *k, uns
 			return 1;
 		}
 		if (i < mine) {
-			if (tentative_owner_dead(pool, v)) {
+			if (index_tentative_abandoned(pool, v)) {
 				uint64_t expect = v;
 				atomic_compare_exchange_strong(s, &expect, 0);
 				continue;

@@ -65,6 +65,9 @@ bool index_replace(struct shmemora_pool *pool, const struct index_hit *hit, uint
 /* Empties hit's slot if it still holds hit's entry. */
 bool index_remove(struct shmemora_pool *pool, const struct index_hit *hit);
 
+/* Is a tentative slot abandoned: its publisher's incarnation gone? */
+bool index_tentative_abandoned(const struct shmemora_pool *pool, uint64_t slot_value);
+
 /* Validates a slot value and returns its entry offset (0 if invalid). */
 uint64_t index_slot_offset(const struct shmemora_pool *pool, uint64_t slot_value);
 

@@ -114,6 +114,7 @@ static int build_entry(shmemora_pool *pool, uint64_t ns_hash, const void *key, s
 	__atomic_store_n(&e->value_len, (uint32_t)value_len, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->size_class, (uint8_t)cls, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->owner_host, (uint16_t)pool->host_id, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->owner_epoch, pool->epoch, __ATOMIC_RELAXED);
 	seqlock_write((uint8_t *)(e + 1), key, key_len);
 	if (value_len)
 		seqlock_write((uint8_t *)(e + 1) + key_len, value, value_len);

@@ -185,7 +185,7 @@ struct kv_entry {
 	uint8_t size_class;               /* 32 index into the superblock's classes */
 	uint8_t reserved0;                /* 33 */
 	uint16_t owner_host;              /* 34 the partition it lives in */
-	uint32_t reserved1;               /* 36 */
+	uint32_t owner_epoch;             /* 36 the epoch of the host that built it */
 	/* 40: key bytes, then value bytes */
 };
 _Static_assert(sizeof(struct kv_entry) == 40, "entry header is 40 bytes");
