@@ -34,7 +34,7 @@ TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: stress all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: fuzz fuzz-quick stress all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
@@ -114,6 +114,40 @@ check-sanitize: deps
 	$(MAKE) SAN=thread $(addprefix build/thread/tests/,$(TSAN_TESTS))
 	TSAN_OPTIONS=halt_on_error=1 SHMEMORA_SPACE_OPS=200000 SHMEMORA_TEST_SECONDS=3 \
 		tests/run-tests.sh build/thread $(TSAN_TESTS)
+
+# Fuzzing (clang's libFuzzer): each harness over a copy of its corpus in
+# fuzz/corpus, for FUZZ_SECONDS each (make fuzz) or FUZZ_RUNS inputs
+# (make fuzz-quick, part of make test).
+FUZZERS := fuzz_token_text fuzz_pool_image
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= 3000
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined $(DEP_CFLAGS) -Iinclude -Isrc -Ifuzz
+FUZZ_LEN_fuzz_token_text := 256
+FUZZ_LEN_fuzz_pool_image := 300000
+
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*.h) $(wildcard fuzz/*.h)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(DEP_LIBS)
+
+fuzz: $(addprefix build/fuzz/,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+		rm -rf build/fuzz/corpus-$$f && cp -r fuzz/corpus/$${f#fuzz_} build/fuzz/corpus-$$f && \
+		echo "== $$f for $(FUZZ_SECONDS) s" && \
+		build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_LEN_$$f) \
+			-print_final_stats=1 build/fuzz/corpus-$$f 2>&1 | \
+			grep -E "stat::number_of_executed_units|ERROR|SUMMARY|Done" || exit 1; \
+	done
+
+fuzz-quick: $(addprefix build/fuzz/,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+		rm -rf build/fuzz/corpus-$$f && cp -r fuzz/corpus/$${f#fuzz_} build/fuzz/corpus-$$f && \
+		build/fuzz/$$f -runs=$(FUZZ_RUNS) -max_len=$(FUZZ_LEN_$$f) \
+			build/fuzz/corpus-$$f >build/fuzz/$$f.log 2>&1 || \
+			{ tail -30 build/fuzz/$$f.log; exit 1; }; \
+		echo "$$f: $$(grep -o 'Done [0-9]* runs' build/fuzz/$$f.log)"; \
+	done
 
 # The long forms: 500 kills, a minute of shared-key hosts, more tampering.
 stress: deps

@@ -115,6 +115,7 @@ int shmemora_token_parse(const char *text, shmemora_token *out)
 		return malformed("separators misplaced");
 	uint64_t hint, id, sum, half;
 	shmemora_token t;
+	memset(&t, 0, sizeof t);
 	if (parse_hex(text + AT_HINT, 4, &hint) || parse_hex(text + AT_ID, 16, &id) ||
 	    parse_hex(text + AT_SUM, 8, &sum))
 		return malformed("not hex");
