@@ -34,7 +34,7 @@ TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: fuzz fuzz-quick stress all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: verify fuzz fuzz-quick stress all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
@@ -148,6 +148,11 @@ fuzz-quick: $(addprefix build/fuzz/,$(FUZZERS))
 			{ tail -30 build/fuzz/$$f.log; exit 1; }; \
 		echo "$$f: $$(grep -o 'Done [0-9]* runs' build/fuzz/$$f.log)"; \
 	done
+
+# Model checking (Spin): every property of model/*.pml exhaustively, and a
+# mutant per model that must fail.
+verify: deps
+	scripts/verify.sh
 
 # The long forms: 500 kills, a minute of shared-key hosts, more tampering.
 stress: deps
