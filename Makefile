@@ -154,11 +154,13 @@ fuzz-quick: $(addprefix build/fuzz/,$(FUZZERS))
 verify: deps
 	scripts/verify.sh
 
-# The long forms: 500 kills, a minute of shared-key hosts, more tampering.
+# The long forms: 500 kills, a minute of shared-key hosts, 20 000 flips, and
+# a minute of each fuzzer.
 stress: deps
 	$(MAKE) all
 	SHMEMORA_CRASH_KILLS=500 SHMEMORA_TEST_SECONDS=60 SHMEMORA_TAMPER_FLIPS=20000 \
 		tests/run-tests.sh $(BUILD) test_crash test_kv_hosts test_tamper test_kv_model
+	$(MAKE) fuzz
 
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)

@@ -88,6 +88,12 @@ int alloc_entry(struct shmemora_pool *pool, int cls, uint64_t *offset)
 	uint64_t used = atomic_load_explicit(&ph->bump, memory_order_relaxed);
 	for (;;) {
 		uint64_t at = used ? used : PARTITION_HEADER_BYTES;
+		/* A bump pointer is only ever advanced by whole blocks: anything
+		 * else was written by someone else, and must not be carved. */
+		if (at % UNIT || at < PARTITION_HEADER_BYTES)
+			return error_set(SHMEMORA_E_CORRUPT, "host %u's partition bump pointer (%llu) "
+					 "is damaged: run 'shmemora check'", host,
+					 (unsigned long long)used);
 		if (at > pool->sb.partition_size || size > pool->sb.partition_size - at)
 			return error_set(SHMEMORA_E_NO_SPACE,
 					 "host %u's partition is full (%llu bytes): delete keys, or "

@@ -306,7 +306,7 @@ static void walk_partitions(struct checker *c)
 		uint64_t end = atomic_load(&ph->bump);
 		if (end == 0)
 			continue;
-		if (end < PARTITION_HEADER_BYTES || end > pool->sb.partition_size) {
+		if (end < PARTITION_HEADER_BYTES || end > pool->sb.partition_size || end % 64) {
 			finding(c, 0, "partition %u: bump pointer %llu is out of range", p,
 				(unsigned long long)end);
 			continue;
