@@ -90,6 +90,10 @@ $(BUILD)/bench-kv: bench/bench_kv.c $(LIB_OBJ)
 $(BUILD)/bench-kv-unprotected: bench/bench_kv.c $(UNPROT_OBJ)
 	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -o $@ $< $(UNPROT_OBJ) $(LDFLAGS) $(DEP_LIBS)
 
+# The trace reader is benchmark code (bench/); its test links it too.
+$(BUILD)/tests/test_trace: tests/unit/test_trace.c bench/ycsb_trace.c bench/ycsb_trace.h tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests -Ibench -o $@ $< bench/ycsb_trace.c $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
+
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
 
@@ -118,7 +122,7 @@ check-sanitize: deps
 # Fuzzing (clang's libFuzzer): each harness over a copy of its corpus in
 # fuzz/corpus, for FUZZ_SECONDS each (make fuzz) or FUZZ_RUNS inputs
 # (make fuzz-quick, part of make test).
-FUZZERS := fuzz_token_text fuzz_pool_image
+FUZZERS := fuzz_token_text fuzz_pool_image fuzz_trace
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?= 3000
 FUZZ_CC ?= clang
@@ -126,10 +130,15 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined 
 	-fno-sanitize-recover=undefined $(DEP_CFLAGS) -Iinclude -Isrc -Ifuzz
 FUZZ_LEN_fuzz_token_text := 256
 FUZZ_LEN_fuzz_pool_image := 300000
+FUZZ_LEN_fuzz_trace := 8192
 
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*.h) $(wildcard fuzz/*.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(DEP_LIBS)
+
+build/fuzz/fuzz_trace: fuzz/fuzz_trace.c bench/ycsb_trace.c bench/ycsb_trace.h
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ibench -o $@ $< bench/ycsb_trace.c
 
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	@for f in $(FUZZERS); do \
