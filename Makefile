@@ -94,6 +94,9 @@ $(BUILD)/bench-kv-unprotected: bench/bench_kv.c $(UNPROT_OBJ)
 $(BUILD)/tests/test_trace: tests/unit/test_trace.c bench/ycsb_trace.c bench/ycsb_trace.h tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests -Ibench -o $@ $< bench/ycsb_trace.c $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
 
+$(BUILD)/tests/test_ycsb: tests/unit/test_ycsb.c bench/ycsb.c bench/ycsb.h tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests -Ibench -o $@ $< bench/ycsb.c $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka -lm
+
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
 
