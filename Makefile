@@ -41,7 +41,7 @@ all: lib tools tests examples bench
 lib: $(BUILD)/libshmemora.a $(BUILD)/libshmemora.so
 tools: $(BUILD)/shmemora
 tests: $(TEST_BIN)
-bench: $(BUILD)/bench-protect $(BUILD)/bench-kv $(BUILD)/bench-kv-unprotected
+bench: $(BUILD)/bench-protect $(BUILD)/bench-kv $(BUILD)/bench-kv-unprotected $(BUILD)/kv $(BUILD)/kv-unprotected
 examples: $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # Examples use the public header and the static library only, as users do.
@@ -86,6 +86,18 @@ $(BUILD)/unprotected/%.o: src/%.c $(wildcard src/*.h) include/shmemora.h
 
 $(BUILD)/bench-kv: bench/bench_kv.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS)
+
+# build/kv: the YCSB benchmark with its peers; kv-unprotected is the same
+# program on the unprotected library (--compare runs it).
+KV_SRC := bench/kv.c bench/ycsb.c bench/ycsb_trace.c bench/server.c bench/store_shmemora.c \
+	bench/store_lmdb.c bench/store_redis.c bench/store_memcached.c
+KV_LIBS := -llmdb -lhiredis -lmemcached -lm
+$(BUILD)/kv: $(KV_SRC) $(wildcard bench/*.h) $(LIB_OBJ)
+	$(CC) $(CFLAGS) -Ibench -o $@ $(KV_SRC) $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) $(KV_LIBS)
+
+$(BUILD)/kv-unprotected: $(KV_SRC) $(wildcard bench/*.h) $(UNPROT_OBJ)
+	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -Ibench -o $@ $(KV_SRC) $(UNPROT_OBJ) $(LDFLAGS) \
+		$(DEP_LIBS) $(KV_LIBS)
 
 $(BUILD)/bench-kv-unprotected: bench/bench_kv.c $(UNPROT_OBJ)
 	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -o $@ $< $(UNPROT_OBJ) $(LDFLAGS) $(DEP_LIBS)

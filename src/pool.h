@@ -31,6 +31,7 @@ struct shmemora_pool {
 #define NS_CACHE 64
 	_Atomic uint64_t ns_cache[NS_CACHE];
 	_Atomic unsigned ns_cache_next;
+	_Atomic uint64_t mint_cursor;  /* where this handle's next mint looks first */
 };
 
 /* Address of a region of an attached pool. */

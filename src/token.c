@@ -109,8 +109,11 @@ int token_mint(struct shmemora_pool *pool, const struct cap_fields *want, shmemo
 	struct cap_entry *table = table_of(pool);
 	uint64_t cap = pool->sb.cap_entries;
 	/* Hosts start their search in different parts of the table so they
-	 * rarely contend for the same free slot. */
-	uint64_t start = (uint64_t)pool->host_id * cap / pool->sb.max_hosts;
+	 * rarely contend for the same free slot, and each handle goes on from
+	 * where its last mint ended, so minting many tokens stays linear. */
+	uint64_t start = atomic_load_explicit(&pool->mint_cursor, memory_order_relaxed);
+	if (start == 0)
+		start = (uint64_t)pool->host_id * cap / pool->sb.max_hosts;
 	for (uint64_t i = 0; i < cap; i++) {
 		uint64_t index = (start + i) % cap;
 		struct cap_entry *e = &table[index];
@@ -145,6 +148,8 @@ int token_mint(struct shmemora_pool *pool, const struct cap_fields *want, shmemo
 		/* Publish: sequentially consistent, for the derive/revoke race. */
 		atomic_store(&e->state, f.state_word);
 		coherence_writeback(&pool->coh, &e->state, sizeof e->state);
+		atomic_store_explicit(&pool->mint_cursor, index + 1 < cap ? index + 1 : 1,
+				      memory_order_relaxed);
 		out->key_hint = key_hint(pool);
 		out->id = f.id;
 		cap_tag(protect_token_key(&pool->prot), &f, out->tag);
