@@ -36,7 +36,7 @@
 #endif
 
 struct options {
-	int threads, hosts, pipeline, json, csv, compare, use_batch, use_mac_set;
+	int threads, hosts, pipeline, json, csv, compare, use_batch, use_mac_set, timing;
 	uint32_t batch_kvs;
 	size_t value_size;
 	uint64_t records, ops;
@@ -91,7 +91,11 @@ struct worker {
 	uint32_t *lat;
 	size_t nlat, caplat;
 	char error[200];
+	shmemora_timing timing;     /* this thread's breakdown (--timing) */
 };
+
+/* Sum of the workers' breakdowns of the last run phase (--timing). */
+static shmemora_timing timing_total;
 
 static void record(struct worker *w, uint64_t ns, uint32_t n)
 {
@@ -301,10 +305,13 @@ static void *worker_main(void *arg)
 		snprintf(w->error, sizeof w->error, "%s: cannot open a connection", w->drv->name);
 		return NULL;
 	}
-	if (w->load)
+	if (w->load) {
 		run_load(w, thr);
-	else
+	} else {
+		shmemora_timing_read(&w->timing, 1); /* start from zero */
 		run_ops(w, thr);
+		shmemora_timing_read(&w->timing, 1);
+	}
 	w->drv->thread_close(thr);
 	return NULL;
 }
@@ -337,6 +344,14 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 		pthread_join(th[i], NULL);
 		total += w[i].nlat;
 		out->ops += w[i].done;
+		if (!load) {
+			timing_total.operations += w[i].timing.operations;
+			timing_total.lookup_ns += w[i].timing.lookup_ns;
+			timing_total.mac_ns += w[i].timing.mac_ns;
+			timing_total.rights_ns += w[i].timing.rights_ns;
+			timing_total.index_ns += w[i].timing.index_ns;
+			timing_total.copy_ns += w[i].timing.copy_ns;
+		}
 		if (w[i].error[0] && !error[0])
 			snprintf(error, 200, "%s", w[i].error);
 	}
@@ -664,6 +679,8 @@ static void usage(FILE *f)
 		"  --duration S         stop the transactions after S seconds\n"
 		"  --json | --csv       machine-readable results\n"
 		"  --plot DIR           PNG charts with gnuplot into DIR\n"
+		"  --timing             where SHMemora's time goes: token lookup, MAC, rights\n"
+		"                       and bounds, index, copy (off by default: it costs)\n"
 		"  -h, --help           this help\n");
 }
 
@@ -679,7 +696,7 @@ int main(int argc, char **argv)
 		{ "hosts", 1, 0, 'H' }, { "store", 1, 0, 's' }, { "pipeline", 1, 0, 'p' },
 		{ "compare", 0, 0, 'c' }, { "trace", 1, 0, 'T' }, { "duration", 1, 0, 'D' },
 		{ "json", 0, 0, 'j' }, { "csv", 0, 0, 'C' }, { "plot", 1, 0, 'P' },
-		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "timing", 0, 0, 'X' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	/* The positional form comes first: five numbers. */
 	int pos = 0;
@@ -733,6 +750,7 @@ int main(int argc, char **argv)
 		case 'j': o.json = 1; break;
 		case 'C': o.csv = 1; break;
 		case 'P': o.plot = optarg; break;
+		case 'X': o.timing = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -746,6 +764,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (o.timing)
+		shmemora_timing_enable(1);
 	const struct store_driver *drivers[] = { &store_shmemora, &store_lmdb, &store_redis,
 						 &store_memcached };
 	struct result res[8];
@@ -798,6 +818,14 @@ int main(int argc, char **argv)
 		print_csv(res, nres);
 	else
 		print_table(&o, res, nres);
+	if (o.timing && timing_total.operations && !o.json && !o.csv) {
+		double n = (double)timing_total.operations;
+		printf("protected path, ns per operation (%llu timed in this process): token lookup "
+		       "%.1f, MAC %.1f, rights and bounds %.1f, index %.1f, copy %.1f\n",
+		       (unsigned long long)timing_total.operations, timing_total.lookup_ns / n,
+		       timing_total.mac_ns / n, timing_total.rights_ns / n, timing_total.index_ns / n,
+		       timing_total.copy_ns / n);
+	}
 	if (o.plot && plot(o.plot, res, nres) != 0)
 		fprintf(stderr, "kv: gnuplot failed; data and script are in %s\n", o.plot);
 	return bad ? 5 : 0;

@@ -25,10 +25,17 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 static char pool_path[64], key_path[80];
 
+static void cleanup(void)
+{
+	unlink(pool_path);
+	unlink(key_path);
+}
+
 static void setup_once(void)
 {
 	if (pool_path[0])
 		return;
+	atexit(cleanup);
 	snprintf(pool_path, sizeof pool_path, "/dev/shm/shmemora-fuzz-%d", (int)getpid());
 	snprintf(key_path, sizeof key_path, "%s.key", pool_path);
 	unlink(key_path);

@@ -636,6 +636,29 @@ typedef struct shmemora_stats {
 SHMEMORA_API int shmemora_stats_get(shmemora_pool *pool, shmemora_stats *out);
 
 /* ------------------------------------------------------------------------ */
+/* Timing breakdown of the protected path                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Where the time of this thread's operations went, when timing is on. */
+typedef struct shmemora_timing {
+	uint64_t operations;   /* KV and region operations timed */
+	uint64_t lookup_ns;    /* finding the token's entry, or its cache slot */
+	uint64_t mac_ns;       /* computing and comparing tags */
+	uint64_t rights_ns;    /* rights, scope and bounds checks */
+	uint64_t index_ns;     /* finding the key in the index */
+	uint64_t copy_ns;      /* copying values in or out */
+} shmemora_timing;
+
+/**
+ * Turns the per-phase timing on or off for the whole process (default
+ * off: the probes then cost one predictable branch each).  Figures are
+ * kept per thread; shmemora_timing_read() returns the calling thread's and,
+ * with `reset`, zeroes them.
+ */
+SHMEMORA_API void shmemora_timing_enable(int on);
+SHMEMORA_API void shmemora_timing_read(shmemora_timing *out, int reset);
+
+/* ------------------------------------------------------------------------ */
 /* Checking and repair                                                       */
 /* ------------------------------------------------------------------------ */
 

@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "protect.h"
 #include "seqlock.h"
+#include "timing.h"
 #include "token.h"
 
 #include <string.h>
@@ -229,8 +230,12 @@ static int begin_fields(shmemora_pool *pool, const shmemora_token *tok, const ch
 	if (key && (rc = check_lengths(pool, key_len, value_len)))
 		return rc;
 	*ns_hash = token_ns_hash(pool, ns);
-	if ((rc = token_check(pool, tok, need, f)) ||
-	    (rc = covers(pool, f, *ns_hash, key ? COVER_KEY : COVER_SOME_KEYS, key, key_len)))
+	if ((rc = token_check(pool, tok, need, f)))
+		return rc;
+	uint64_t t = TIMING_START();
+	rc = covers(pool, f, *ns_hash, key ? COVER_KEY : COVER_SOME_KEYS, key, key_len);
+	TIMING_ADD(PHASE_RIGHTS, t);
+	if (rc)
 		return rc;
 	return require_ns(pool, ns, *ns_hash);
 }
@@ -304,7 +309,9 @@ static int write_locked(shmemora_pool *pool, const shmemora_token *tok, const ch
 	uint64_t off = 0;
 	for (int attempt = 0; attempt < RETRIES; attempt++) {
 		struct index_hit hit;
+		uint64_t t = TIMING_START();
 		rc = index_find(pool, &k, &hit);
+		TIMING_ADD(PHASE_INDEX, t);
 		if (rc < 0)
 			break;
 		if (rc == 0) {
@@ -313,9 +320,11 @@ static int write_locked(shmemora_pool *pool, const shmemora_token *tok, const ch
 				rc = error_set(SHMEMORA_E_NOT_FOUND, "no such key");
 				break;
 			}
+			uint64_t tc = TIMING_START();
 			if (!off && (rc = build_entry(pool, ns_hash, key, key_len, value, value_len,
 						      1, &off)))
 				return rc;
+			TIMING_ADD(PHASE_COPY, tc);
 			set_version(pool, off, 1);
 			rc = index_publish_new(pool, &k, off, &hit);
 			if (rc == 0) {
@@ -343,9 +352,11 @@ static int write_locked(shmemora_pool *pool, const shmemora_token *tok, const ch
 				       (unsigned long long)cur, (unsigned long long)expected);
 			break;
 		}
+		uint64_t tc = TIMING_START();
 		if (!off && (rc = build_entry(pool, ns_hash, key, key_len, value, value_len,
 					      cur + 1, &off)))
 			return rc;
+		TIMING_ADD(PHASE_COPY, tc);
 		set_version(pool, off, cur + 1);
 		if (index_replace(pool, &hit, off)) {
 			retire_entry(pool, hit.offset);
@@ -448,14 +459,18 @@ static int get_one(shmemora_pool *pool, uint64_t ns_hash, const void *key, size_
 	index_hash(pool, &k);
 	for (int attempt = 0; attempt < RETRIES; attempt++) {
 		struct index_hit hit;
+		uint64_t t = TIMING_START();
 		int rc = index_find(pool, &k, &hit);
+		TIMING_ADD(PHASE_INDEX, t);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
 			return error_set(SHMEMORA_E_NOT_FOUND, "no such key");
 		size_t vlen;
 		uint64_t ver;
+		t = TIMING_START();
 		rc = read_entry(pool, &hit, buf ? buf : (void *)"", buf ? cap : 0, &vlen, &ver);
+		TIMING_ADD(PHASE_COPY, t);
 		if (rc == -1)
 			continue;
 		if (value_len)

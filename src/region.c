@@ -10,6 +10,7 @@
 #include "error.h"
 #include "pool.h"
 #include "protect.h"
+#include "timing.h"
 
 #include <string.h>
 
@@ -26,8 +27,10 @@ static int region_access(shmemora_pool *pool, const shmemora_token *tok, uint32_
 	int rc = protect_verify(pool, tok, 0, 0, &f);
 	if (rc == 0)
 		rc = protect_require_rights(&f, need);
+	uint64_t t = TIMING_START();
 	if (rc == 0)
 		rc = protect_require_region(&f, data_size, off, len);
+	TIMING_ADD(PHASE_RIGHTS, t);
 	if (rc) {
 		protect_close(&pool->prot, *saved);
 		return rc;
@@ -46,8 +49,10 @@ int shmemora_region_read(shmemora_pool *pool, const shmemora_token *token, uint6
 	int rc = region_access(pool, token, SHMEMORA_RIGHT_READ, offset, len, &src, &s);
 	if (rc)
 		return rc;
+	uint64_t t = TIMING_START();
 	coherence_invalidate(&pool->coh, src, len);
 	memcpy(buf, src, len);
+	TIMING_ADD(PHASE_COPY, t);
 	protect_close(&pool->prot, s);
 	return 0;
 }
