@@ -92,6 +92,8 @@ struct worker {
 	size_t nlat, caplat;
 	char error[200];
 	shmemora_timing timing;     /* this thread's breakdown (--timing) */
+	int finished;               /* set when the thread is done (progress line) */
+	uint64_t end_ns;            /* when it finished: the phase ends at the last */
 };
 
 /* Sum of the workers' breakdowns of the last run phase (--timing). */
@@ -312,8 +314,38 @@ static void *worker_main(void *arg)
 		run_ops(w, thr);
 		shmemora_timing_read(&w->timing, 1);
 	}
+	w->end_ns = now_ns();
 	w->drv->thread_close(thr);
+	__atomic_store_n(&w->finished, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* Until every worker has finished, shows "phase store: N% x Mops/s" on a
+ * terminal every half second (nothing when stderr is not a terminal). */
+static void show_progress(const struct worker *w, int n, const char *what, uint64_t target,
+			  uint64_t t0)
+{
+	int tty = isatty(2);
+	for (;;) {
+		int running = 0;
+		uint64_t done = 0;
+		for (int i = 0; i < n; i++) {
+			running += !__atomic_load_n(&w[i].finished, __ATOMIC_ACQUIRE);
+			done += __atomic_load_n(&w[i].done, __ATOMIC_RELAXED);
+		}
+		if (!running)
+			break;
+		if (tty) {
+			double s = (double)(now_ns() - t0) / 1e9;
+			fprintf(stderr, "\r%-32s %5.1f%%  %8.3f Mops/s ", what,
+				target ? 100.0 * (double)done / (double)target : 0.0,
+				s > 0 ? (double)done / s / 1e6 : 0.0);
+		}
+		struct timespec d = { 0, 100 * 1000 * 1000 };
+		nanosleep(&d, NULL);
+	}
+	if (tty)
+		fprintf(stderr, "\r%60s\r", "");
 }
 
 /* Runs one phase with `threads` threads in this process; fills `out` and
@@ -338,10 +370,17 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 		w[i].lat = malloc(w[i].caplat * sizeof(uint32_t));
 		pthread_create(&th[i], NULL, worker_main, &w[i]);
 	}
+	char what[64];
+	snprintf(what, sizeof what, "%s %s", load ? "loading" : "running", drv->name);
+	show_progress(w, t, what, load ? o->records / (uint64_t)of * (uint64_t)t
+				     : o->ops / (uint64_t)of * (uint64_t)t, t0);
 	size_t total = 0;
+	uint64_t end = t0;
 	out->ops = 0;
 	for (int i = 0; i < t; i++) {
 		pthread_join(th[i], NULL);
+		if (w[i].end_ns > end)
+			end = w[i].end_ns;
 		total += w[i].nlat;
 		out->ops += w[i].done;
 		if (!load) {
@@ -355,7 +394,8 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 		if (w[i].error[0] && !error[0])
 			snprintf(error, 200, "%s", w[i].error);
 	}
-	out->seconds = (double)(now_ns() - t0) / 1e9;
+	/* The phase ends when its last thread does, not when we noticed. */
+	out->seconds = (double)(end - t0) / 1e9;
 	uint32_t *all = malloc((total ? total : 1) * sizeof(uint32_t));
 	size_t n = 0;
 	for (int i = 0; i < t; i++) {
