@@ -45,17 +45,22 @@ struct options {
 	int dist;                  /* -1: the workload's own */
 	int verify;
 	const char *store, *trace, *plot;
+	int sweep[16], nsweep;     /* --sweep-threads: thread counts to run */
 };
+
+#define QUANTILES 101
 
 struct phase {
 	uint64_t ops;
 	double seconds;
 	double p50, p99, p999;     /* ns */
+	double q[QUANTILES];       /* q[i]: the i-th percentile, for the CDF */
 };
 
 struct result {
 	char store[40];
 	int pipeline;
+	int threads;
 	struct phase load, run;
 	char error[200];
 };
@@ -94,6 +99,8 @@ struct worker {
 	shmemora_timing timing;     /* this thread's breakdown (--timing) */
 	int finished;               /* set when the thread is done (progress line) */
 	uint64_t end_ns;            /* when it finished: the phase ends at the last */
+	uint64_t start_ns;          /* when its timed part began (after warm-up) */
+	pthread_barrier_t *ready;   /* all threads of the phase end their warm-up */
 };
 
 /* Sum of the workers' breakdowns of the last run phase (--timing). */
@@ -199,6 +206,7 @@ static int run_ops(struct worker *w, void *thr)
 	const struct options *o = w->o;
 	const struct ycsb_workload *wl = ycsb_workload(o->workload);
 	uint8_t *buf = malloc(o->value_size + 64);
+	size_t len;
 	if (w->trace) {
 		int rc = run_trace(w, thr, buf);
 		free(buf);
@@ -208,6 +216,24 @@ static int run_ops(struct worker *w, void *thr)
 	ycsb_gen_init(&g, wl, o->dist >= 0 ? (enum ycsb_dist)o->dist : wl->dist, o->records,
 		      w->inserted, 0x9e3779b97f4a7c15ULL * (uint64_t)(w->id + 1) + (uint64_t)getpid());
 	uint64_t quota = o->ops / (uint64_t)w->of + ((uint64_t)w->id < o->ops % (uint64_t)w->of);
+	/* Warm-up, untimed and the same for every store: reads of random
+	 * records, so first-touch page faults and cold caches do not land in
+	 * the measurement of whichever store happens to run first. */
+	char wkey[32];
+	uint64_t wrng = 0x853c49e6748fea9bULL + (uint64_t)w->id;
+	int warm_rc = 0;
+	for (uint64_t i = 0, warm = quota / 10 < 50000 ? quota / 10 : 50000; i < warm && !warm_rc; i++) {
+		size_t wkl = ycsb_key(ycsb_rand(&wrng) % o->records, wkey);
+		warm_rc = w->drv->read(thr, wkey, wkl, buf, o->value_size, &len);
+	}
+	/* Everyone warm, then time together; a thread that failed still
+	 * passes the barrier, or the others would wait for it forever. */
+	pthread_barrier_wait(w->ready);
+	if (warm_rc) {
+		free(buf);
+		return fail_op(w, thr, "warm-up read");
+	}
+	w->start_ns = now_ns();
 	char keys[BATCH_MAX][32];
 	const char *kp[BATCH_MAX];
 	size_t kl[BATCH_MAX];
@@ -223,7 +249,6 @@ static int run_ops(struct worker *w, void *thr)
 		for (int i = 0; i < BATCH_MAX; i++)
 			batch[b].kp[i] = batch[b].keys[i];
 	int rc = 0;
-	size_t len;
 	while (rc == 0 && (!w->deadline || now_ns() < w->deadline)) {
 		int pending = batch[0].n + batch[1].n;
 		if (w->done + (uint64_t)pending >= quota) {
@@ -357,6 +382,8 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 {
 	int t = o->threads;
 	pthread_t th[256];
+	pthread_barrier_t ready;
+	pthread_barrier_init(&ready, NULL, (unsigned)t);
 	struct worker *w = calloc((size_t)t, sizeof *w);
 	uint64_t per = (load ? o->records : o->ops) / (uint64_t)(of) + 2;
 	uint64_t t0 = now_ns();
@@ -366,7 +393,8 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 					.trace_n = trace_n, .load = load,
 					.deadline = !load && o->duration > 0
 						? t0 + (uint64_t)(o->duration * 1e9) : 0,
-					.caplat = trace ? trace_n / (size_t)of + 2 : per };
+					.caplat = trace ? trace_n / (size_t)of + 2 : per,
+					.ready = &ready };
 		w[i].lat = malloc(w[i].caplat * sizeof(uint32_t));
 		pthread_create(&th[i], NULL, worker_main, &w[i]);
 	}
@@ -375,12 +403,15 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 	show_progress(w, t, what, load ? o->records / (uint64_t)of * (uint64_t)t
 				     : o->ops / (uint64_t)of * (uint64_t)t, t0);
 	size_t total = 0;
-	uint64_t end = t0;
+	uint64_t end = t0, begin = 0;
 	out->ops = 0;
 	for (int i = 0; i < t; i++) {
 		pthread_join(th[i], NULL);
 		if (w[i].end_ns > end)
 			end = w[i].end_ns;
+		/* The timed part starts when the last thread ends its warm-up. */
+		if (w[i].start_ns > begin)
+			begin = w[i].start_ns;
 		total += w[i].nlat;
 		out->ops += w[i].done;
 		if (!load) {
@@ -394,7 +425,10 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 		if (w[i].error[0] && !error[0])
 			snprintf(error, 200, "%s", w[i].error);
 	}
+	pthread_barrier_destroy(&ready);
 	/* The phase ends when its last thread does, not when we noticed. */
+	if (begin && begin < end)
+		t0 = begin;
 	out->seconds = (double)(end - t0) / 1e9;
 	uint32_t *all = malloc((total ? total : 1) * sizeof(uint32_t));
 	size_t n = 0;
@@ -416,6 +450,8 @@ static void percentiles(uint32_t *lat, size_t n, struct phase *p)
 	p->p50 = lat[n / 2];
 	p->p99 = lat[n * 99 / 100];
 	p->p999 = lat[n * 999 / 1000];
+	for (int i = 0; i < QUANTILES; i++)
+		p->q[i] = lat[i == 100 ? n - 1 : n * (size_t)i / 100];
 }
 
 /* --------------------------------------------------------- one store run */
@@ -458,6 +494,7 @@ static int run_store(const struct options *o, const struct store_driver *drv, in
 	memset(r, 0, sizeof *r);
 	snprintf(r->store, sizeof r->store, "%s", drv->name);
 	r->pipeline = pipeline;
+	r->threads = o->threads;
 	struct options oo = *o;
 	oo.pipeline = pipeline;
 	struct store_cfg cfg = { .records = o->records, .max_records = o->records + o->ops + 1,
@@ -577,15 +614,20 @@ static double mops(const struct phase *p)
 static void print_json(FILE *f, const struct result *r, int n)
 {
 	fprintf(f, "[");
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		fprintf(f, "%s\n  { \"store\": \"%s\", \"pipeline\": %d, \"error\": \"%s\", "
 			"\"load\": { \"ops\": %llu, \"seconds\": %.4f, \"mops\": %.4f, \"p50_ns\": %.0f, "
 			"\"p99_ns\": %.0f, \"p999_ns\": %.0f }, \"run\": { \"ops\": %llu, \"seconds\": %.4f, "
-			"\"mops\": %.4f, \"p50_ns\": %.0f, \"p99_ns\": %.0f, \"p999_ns\": %.0f } }",
+			"\"mops\": %.4f, \"p50_ns\": %.0f, \"p99_ns\": %.0f, \"p999_ns\": %.0f }",
 			i ? "," : "", r[i].store, r[i].pipeline, r[i].error,
 			(unsigned long long)r[i].load.ops, r[i].load.seconds, mops(&r[i].load),
 			r[i].load.p50, r[i].load.p99, r[i].load.p999, (unsigned long long)r[i].run.ops,
 			r[i].run.seconds, mops(&r[i].run), r[i].run.p50, r[i].run.p99, r[i].run.p999);
+		fprintf(f, ", \"threads\": %d, \"cdf_ns\": [", r[i].threads);
+		for (int q = 0; q < QUANTILES; q++)
+			fprintf(f, "%s%.0f", q ? ", " : "", r[i].run.q[q]);
+		fprintf(f, "] }");
+	}
 	fprintf(f, "\n]\n");
 }
 
@@ -597,7 +639,7 @@ static int parse_json_result(const char *line, struct result *r)
 	int n = sscanf(line, " { \"store\": \"%39[^\"]\", \"pipeline\": %d, \"error\": \"%199[^\"]\", "
 			     "\"load\": { \"ops\": %llu, \"seconds\": %lf, \"mops\": %lf, \"p50_ns\": %lf, "
 			     "\"p99_ns\": %lf, \"p999_ns\": %lf }, \"run\": { \"ops\": %llu, \"seconds\": %lf, "
-			     "\"mops\": %lf, \"p50_ns\": %lf, \"p99_ns\": %lf, \"p999_ns\": %lf } }",
+			     "\"mops\": %lf, \"p50_ns\": %lf, \"p99_ns\": %lf, \"p999_ns\": %lf }",
 		       r->store, &r->pipeline, r->error, &lo, &r->load.seconds, &lm, &r->load.p50,
 		       &r->load.p99, &r->load.p999, &ro, &r->run.seconds, &rm, &r->run.p50,
 		       &r->run.p99, &r->run.p999);
@@ -606,7 +648,7 @@ static int parse_json_result(const char *line, struct result *r)
 		n = sscanf(line, " { \"store\": \"%39[^\"]\", \"pipeline\": %d, \"error\": \"\", "
 				 "\"load\": { \"ops\": %llu, \"seconds\": %lf, \"mops\": %lf, \"p50_ns\": %lf, "
 				 "\"p99_ns\": %lf, \"p999_ns\": %lf }, \"run\": { \"ops\": %llu, \"seconds\": %lf, "
-				 "\"mops\": %lf, \"p50_ns\": %lf, \"p99_ns\": %lf, \"p999_ns\": %lf } }",
+				 "\"mops\": %lf, \"p50_ns\": %lf, \"p99_ns\": %lf, \"p999_ns\": %lf }",
 			   r->store, &r->pipeline, &lo, &r->load.seconds, &lm, &r->load.p50,
 			   &r->load.p99, &r->load.p999, &ro, &r->run.seconds, &rm, &r->run.p50,
 			   &r->run.p99, &r->run.p999);
@@ -616,6 +658,18 @@ static int parse_json_result(const char *line, struct result *r)
 	}
 	r->load.ops = lo;
 	r->run.ops = ro;
+	const char *t = strstr(line, "\"threads\": ");
+	if (t)
+		r->threads = atoi(t + 11);
+	const char *c = strstr(line, "\"cdf_ns\": [");
+	if (c) {
+		char *p = (char *)c + 11;
+		for (int q = 0; q < QUANTILES; q++) {
+			r->run.q[q] = strtod(p, &p);
+			if (*p == ',')
+				p++;
+		}
+	}
 	return 0;
 }
 
@@ -627,23 +681,29 @@ static void print_table(const struct options *o, const struct result *r, int n)
 	       o->hosts > 1 ? " per host" : "");
 	if (o->hosts > 1)
 		printf("%d host processes; latency percentiles are the worst host's\n", o->hosts);
-	printf("%-22s %10s %10s %9s %9s %9s %10s\n", "store", "load Mops", "run Mops", "p50 ns",
-	       "p99 ns", "p99.9 ns", "vs shmemora");
+	printf("%-22s %7s %10s %10s %9s %9s %9s %10s\n", "store", "threads", "load Mops", "run Mops",
+	       "p50 ns", "p99 ns", "p99.9 ns", "vs shmemora");
 	for (int i = 0; i < n; i++) {
 		char name[64];
 		snprintf(name, sizeof name, "%.39s%s", r[i].store, r[i].pipeline > 1 ? " (pipelined)" : "");
 		if (r[i].error[0]) {
-			printf("%-22s failed: %s\n", name, r[i].error);
+			printf("%-22s %7d failed: %s\n", name, r[i].threads, r[i].error);
 			continue;
 		}
-		printf("%-22s %10.3f %10.3f %9.0f %9.0f %9.0f", name, mops(&r[i].load),
-		       mops(&r[i].run), r[i].run.p50, r[i].run.p99, r[i].run.p999);
-		if (i && mops(&r[0].run) > 0 && mops(&r[i].run) > 0)
-			printf(" %9.2fx", mops(&r[0].run) / mops(&r[i].run));
+		printf("%-22s %7d %10.3f %10.3f %9.0f %9.0f %9.0f", name, r[i].threads,
+		       mops(&r[i].load), mops(&r[i].run), r[i].run.p50, r[i].run.p99, r[i].run.p999);
+		/* Against SHMemora protected at the same thread count. */
+		const struct result *ref = NULL;
+		for (int j = 0; j < n && !ref; j++)
+			if (!strcmp(r[j].store, "shmemora") && r[j].threads == r[i].threads && !r[j].error[0])
+				ref = &r[j];
+		if (ref && ref != &r[i] && mops(&r[i].run) > 0)
+			printf(" %9.2fx", mops(&ref->run) / mops(&r[i].run));
 		printf("\n");
 	}
 	if (n > 1)
-		printf("(vs shmemora: SHMemora protected's run throughput divided by the store's)\n");
+		printf("(vs shmemora: SHMemora protected's run throughput, same thread count, divided "
+		       "by the store's)\n");
 }
 
 static void print_csv(const struct result *r, int n)
@@ -655,33 +715,80 @@ static void print_csv(const struct result *r, int n)
 		       mops(&r[i].run), r[i].run.p50, r[i].run.p99, r[i].run.p999, r[i].error);
 }
 
+/* Charts with gnuplot: throughput against threads, one line per store
+ * (a bar per store when only one thread count ran), and the latency CDF of
+ * each store's transactions at the largest thread count. */
 static int plot(const char *dir, const struct result *r, int n)
 {
 	mkdir(dir, 0755);
-	char data[512], script[512];
-	snprintf(data, sizeof data, "%s/results.dat", dir);
-	snprintf(script, sizeof script, "%s/plot.gp", dir);
-	FILE *f = fopen(data, "w");
-	if (!f)
+	char path[600];
+	int max_threads = 0, counts = 0, last = -1;
+	for (int i = 0; i < n; i++) {
+		if (r[i].threads != last)
+			counts++;
+		last = r[i].threads;
+		if (r[i].threads > max_threads)
+			max_threads = r[i].threads;
+	}
+	/* One data file per store: "threads mops", and one with its CDF. */
+	snprintf(path, sizeof path, "%s/plot.gp", dir);
+	FILE *gp = fopen(path, "w");
+	if (!gp)
 		return -1;
-	for (int i = 0; i < n; i++)
-		if (!r[i].error[0])
-			fprintf(f, "\"%s%s\" %.4f %.0f %.0f\n", r[i].store, r[i].pipeline > 1 ? "+pipe" : "",
-				mops(&r[i].run), r[i].run.p50, r[i].run.p99);
-	fclose(f);
-	f = fopen(script, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "set terminal png size 900,500\nset style data histograms\n"
-		   "set style fill solid\nset boxwidth 0.8\nset grid ytics\nset xtics rotate by -20\n"
-		   "set output '%s/throughput.png'\nset ylabel 'Mops/s'\n"
-		   "set title 'Throughput (transactions)'\nplot '%s' using 2:xtic(1) notitle\n"
-		   "set output '%s/latency.png'\nset ylabel 'ns'\nset logscale y\n"
-		   "set title 'Latency (p50, p99)'\nplot '%s' using 3:xtic(1) title 'p50', "
-		   "'' using 4 title 'p99'\n", dir, data, dir, data);
-	fclose(f);
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "gnuplot '%s'", script);
+	fprintf(gp, "set terminal png size 900,500\nset grid\nset key outside right\nset xtics 1\n"
+		    "set output '%s/throughput.png'\nset title 'Throughput (transactions)'\n"
+		    "set ylabel 'Mops/s'\nset xlabel 'threads'\n", dir);
+	if (counts < 2)
+		fprintf(gp, "set style data histograms\nset style fill solid\nset xtics rotate by -20\n"
+			    "unset xlabel\n");
+	int first = 1;
+	for (int i = 0; i < n; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%.39s%s", r[i].store, r[i].pipeline > 1 ? "+pipe" : "");
+		int seen = 0;
+		for (int j = 0; j < i; j++)
+			seen |= !strcmp(r[j].store, r[i].store) && r[j].pipeline == r[i].pipeline;
+		if (seen || r[i].error[0])
+			continue;
+		snprintf(path, sizeof path, "%s/tput-%s.dat", dir, name);
+		FILE *f = fopen(path, "w");
+		if (!f)
+			continue;
+		for (int j = 0; j < n; j++)
+			if (!strcmp(r[j].store, r[i].store) && r[j].pipeline == r[i].pipeline &&
+			    !r[j].error[0])
+				fprintf(f, "%d %.4f \"%s\"\n", r[j].threads, mops(&r[j].run), name);
+		fclose(f);
+		if (counts < 2)
+			fprintf(gp, "%s '%s' using 2:xtic(3) title '%s'", first ? "plot" : ",", path, name);
+		else
+			fprintf(gp, "%s '%s' using 1:2 with linespoints title '%s'", first ? "plot" : ",",
+				path, name);
+		first = 0;
+	}
+	fprintf(gp, "\nset output '%s/latency_cdf.png'\nset style data lines\nset logscale x\n"
+		    "set title 'Latency CDF (transactions, %d thread(s))'\nset xlabel 'ns'\n"
+		    "set ylabel 'percentile'\nunset xtics\nset xtics\n", dir, max_threads);
+	first = 1;
+	for (int i = 0; i < n; i++) {
+		if (r[i].threads != max_threads || r[i].error[0] || r[i].run.q[100] == 0)
+			continue;
+		char name[64];
+		snprintf(name, sizeof name, "%.39s%s", r[i].store, r[i].pipeline > 1 ? "+pipe" : "");
+		snprintf(path, sizeof path, "%s/cdf-%s.dat", dir, name);
+		FILE *f = fopen(path, "w");
+		if (!f)
+			continue;
+		for (int q = 0; q < QUANTILES; q++)
+			fprintf(f, "%.0f %d\n", r[i].run.q[q] > 0 ? r[i].run.q[q] : 1, q);
+		fclose(f);
+		fprintf(gp, "%s '%s' using 1:2 title '%s'", first ? "plot" : ",", path, name);
+		first = 0;
+	}
+	fprintf(gp, "\n");
+	fclose(gp);
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "gnuplot '%s/plot.gp'", dir);
 	return system(cmd);
 }
 
@@ -719,6 +826,7 @@ static void usage(FILE *f)
 		"  --duration S         stop the transactions after S seconds\n"
 		"  --json | --csv       machine-readable results\n"
 		"  --plot DIR           PNG charts with gnuplot into DIR\n"
+		"  --sweep-threads L    run once per thread count in L (e.g. 1,2,4)\n"
 		"  --timing             where SHMemora's time goes: token lookup, MAC, rights\n"
 		"                       and bounds, index, copy (off by default: it costs)\n"
 		"  -h, --help           this help\n");
@@ -736,7 +844,8 @@ int main(int argc, char **argv)
 		{ "hosts", 1, 0, 'H' }, { "store", 1, 0, 's' }, { "pipeline", 1, 0, 'p' },
 		{ "compare", 0, 0, 'c' }, { "trace", 1, 0, 'T' }, { "duration", 1, 0, 'D' },
 		{ "json", 0, 0, 'j' }, { "csv", 0, 0, 'C' }, { "plot", 1, 0, 'P' },
-		{ "timing", 0, 0, 'X' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "timing", 0, 0, 'X' }, { "sweep-threads", 1, 0, 'S' }, { "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	/* The positional form comes first: five numbers. */
 	int pos = 0;
@@ -791,6 +900,15 @@ int main(int argc, char **argv)
 		case 'C': o.csv = 1; break;
 		case 'P': o.plot = optarg; break;
 		case 'X': o.timing = 1; break;
+		case 'S':
+			for (char *p = optarg; *p && o.nsweep < 16; ) {
+				o.sweep[o.nsweep++] = (int)strtol(p, &p, 10);
+				if (*p == ',')
+					p++;
+				else if (*p)
+					o.nsweep = -100;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -798,7 +916,7 @@ int main(int argc, char **argv)
 	if (optind != argc || o.threads < 1 || o.threads > 256 || o.hosts < 1 || o.hosts > 64 ||
 	    o.value_size < 1 || o.value_size > (1u << 20) || o.records < 1 || !ycsb_workload(o.workload) ||
 	    o.dist == -2 || o.verify < 0 || o.pipeline < 1 || o.batch_kvs < 1 ||
-	    o.threads * o.hosts > 256) {
+	    o.threads * o.hosts > 256 || o.nsweep < 0) {
 		fprintf(stderr, "kv: bad arguments (threads 1..256, hosts 1..64, value size 1..1M, "
 				"workload A..F, batch_kvs >= 1, pipeline >= 1); see kv --help\n");
 		return 2;
@@ -808,8 +926,19 @@ int main(int argc, char **argv)
 		shmemora_timing_enable(1);
 	const struct store_driver *drivers[] = { &store_shmemora, &store_lmdb, &store_redis,
 						 &store_memcached };
-	struct result res[8];
+	struct result res[8 * 16];
 	int nres = 0, bad = 0;
+	int sweep_n = o.nsweep > 0 ? o.nsweep : 1;
+	for (int sw = 0; sw < sweep_n; sw++) {
+	if (o.nsweep > 0) {
+		o.threads = o.sweep[sw];
+		if (o.threads < 1 || o.threads * o.hosts > 256) {
+			fprintf(stderr, "kv: bad thread count %d in --sweep-threads\n", o.threads);
+			return 2;
+		}
+	}
+	char threads_arg[16];
+	snprintf(threads_arg, sizeof threads_arg, "%d", o.threads);
 	if (!o.compare) {
 		const struct store_driver *d = NULL;
 		for (size_t i = 0; i < 4; i++)
@@ -827,10 +956,17 @@ int main(int argc, char **argv)
 		/* The unprotected twin: the same program built without protection. */
 		char cmd[8192];
 		int n = snprintf(cmd, sizeof cmd, "'%s%s' --json", argv[0], TWIN_SUFFIX);
-		for (int i = 1; i < argc; i++)
+		for (int i = 1; i < argc; i++) {
+			if (!strcmp(argv[i], "--sweep-threads") || !strcmp(argv[i], "--plot")) {
+				i++; /* the twin runs one thread count; we plot */
+				continue;
+			}
 			if (strcmp(argv[i], "--compare") && strcmp(argv[i], "--json") &&
 			    strcmp(argv[i], "--csv"))
 				n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", argv[i]);
+		}
+		/* The thread count of this round comes last and wins. */
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --threads %s", threads_arg);
 		FILE *p = popen(cmd, "r");
 		char line[4096];
 		int got = 0;
@@ -851,6 +987,7 @@ int main(int argc, char **argv)
 		bad |= run_store(&o, &store_redis, 16, &res[nres++]);
 		bad |= run_store(&o, &store_memcached, 1, &res[nres++]);
 		bad |= run_store(&o, &store_memcached, 16, &res[nres++]);
+	}
 	}
 	if (o.json)
 		print_json(stdout, res, nres);
