@@ -442,6 +442,8 @@ int shmemora_kv_delete(shmemora_pool *pool, const shmemora_token *token, const c
 				break;
 			}
 		}
+		if (rc == SHMEMORA_E_BUSY)
+			error_set(rc, "delete kept racing other writers of this key");
 	}
 	protect_close(&pool->prot, s);
 	return rc;

@@ -69,6 +69,31 @@ static inline void test_create_small(const char *pool, uint64_t size, uint32_t h
 	shmemora_config_delete(cfg);
 }
 
+/* Creates a pool at a fresh path for `tag` (size, hosts and capabilities;
+ * 0 for defaults), loads its root token and, if `ns` is not NULL, creates
+ * that namespace.  The handle stays attached. */
+static inline void test_make_pool(char *path, size_t path_len, const char *tag, uint64_t size,
+				  uint32_t hosts, uint64_t caps, const char *ns,
+				  shmemora_pool **pool, shmemora_token *root)
+{
+	test_pool_path(path, path_len, tag);
+	shmemora_config *cfg;
+	assert_shm(0, shmemora_config_new(&cfg));
+	if (size)
+		assert_shm(0, shmemora_config_set_size(cfg, size));
+	if (hosts)
+		assert_shm(0, shmemora_config_set_hosts(cfg, hosts));
+	if (caps)
+		assert_shm(0, shmemora_config_set_capabilities(cfg, caps));
+	assert_shm(0, shmemora_create(path, cfg, pool));
+	shmemora_config_delete(cfg);
+	char file[600];
+	snprintf(file, sizeof file, "%s.root-token", path);
+	assert_shm(0, shmemora_token_load(file, root));
+	if (ns)
+		assert_shm(0, shmemora_ns_create(*pool, root, ns));
+}
+
 /* Hash of a whole file, and its size: two snapshots equal means untouched. */
 struct file_snapshot {
 	uint64_t hash;

@@ -32,16 +32,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	test_pool_path(f->path, sizeof f->path, "attack");
-	shmemora_config *cfg;
-	assert_shm(0, shmemora_config_new(&cfg));
-	assert_shm(0, shmemora_config_set_size(cfg, 32u << 20));
-	assert_shm(0, shmemora_config_set_capabilities(cfg, 64));
-	assert_shm(0, shmemora_create(f->path, cfg, &f->pool));
-	shmemora_config_delete(cfg);
-	char root[300];
-	snprintf(root, sizeof root, "%s.root-token", f->path);
-	assert_shm(0, shmemora_token_load(root, &f->root));
+	test_make_pool(f->path, sizeof f->path, "attack", 32u << 20, 0, 64, NULL, &f->pool,
+		       &f->root);
 	shmemora_info info;
 	assert_shm(0, shmemora_pool_info(f->pool, &info));
 	f->captable = info.region_offset[SHMEMORA_REGION_CAPTABLE];

@@ -152,19 +152,9 @@ static void hosts_killed_at_random_leave_a_usable_consistent_store(void **state)
 	const char *env = getenv("SHMEMORA_CRASH_KILLS");
 	int kills = env ? atoi(env) : 50;
 	char path[256];
-	test_pool_path(path, sizeof path, "crash");
-	shmemora_config *cfg;
 	shmemora_pool *pool;
-	assert_shm(0, shmemora_config_new(&cfg));
-	assert_shm(0, shmemora_config_set_size(cfg, 64u << 20));
-	assert_shm(0, shmemora_config_set_hosts(cfg, ROLES + 2));
-	assert_shm(0, shmemora_create(path, cfg, &pool));
-	shmemora_config_delete(cfg);
-	char file[300];
-	snprintf(file, sizeof file, "%s.root-token", path);
 	shmemora_token root;
-	assert_shm(0, shmemora_token_load(file, &root));
-	assert_shm(0, shmemora_ns_create(pool, &root, "c"));
+	test_make_pool(path, sizeof path, "crash", 64u << 20, ROLES + 2, 0, "c", &pool, &root);
 	assert_shm(0, shmemora_detach(pool));
 
 	/* Children inherit the handler, so a SIGTERM that reaches a writer
@@ -238,7 +228,7 @@ static void hosts_killed_at_random_leave_a_usable_consistent_store(void **state)
 			assert_true(rc == 0 || rc == SHMEMORA_E_NOT_FOUND);
 			uint64_t got = 0; /* 0: absent */
 			if (rc == 0) {
-				struct value_hdr h;
+				struct value_hdr h = { 0 };
 				assert_true(value_whole(out, len, &h)); /* no torn value */
 				assert_int_equal(h.role, r);
 				assert_int_equal(h.key, k);

@@ -172,20 +172,10 @@ static void hosts_share_keys_without_torn_values_or_lost_writes(void **state)
 	(void)state;
 	const char *env = getenv("SHMEMORA_TEST_SECONDS");
 	double secs = env ? atof(env) : 10.0;
-	char path[256];
-	test_pool_path(path, sizeof path, "kvhosts");
-	shmemora_config *cfg;
+	char path[256], file[300];
 	shmemora_pool *pool;
-	assert_shm(0, shmemora_config_new(&cfg));
-	assert_shm(0, shmemora_config_set_size(cfg, 64u << 20));
-	assert_shm(0, shmemora_config_set_hosts(cfg, HOSTS + 1));
-	assert_shm(0, shmemora_create(path, cfg, &pool));
-	shmemora_config_delete(cfg);
-	char file[300];
-	snprintf(file, sizeof file, "%s.root-token", path);
 	shmemora_token root;
-	assert_shm(0, shmemora_token_load(file, &root));
-	assert_shm(0, shmemora_ns_create(pool, &root, "s"));
+	test_make_pool(path, sizeof path, "kvhosts", 64u << 20, HOSTS + 1, 0, "s", &pool, &root);
 
 	pid_t kids[HOSTS];
 	for (int h = 0; h < HOSTS; h++) {

@@ -98,20 +98,9 @@ static void flips_and_overwrites_never_crash_hang_or_grant_access(void **state)
 	assert_true(integrity_errors != MAP_FAILED);
 	*integrity_errors = 0;
 	char path[256];
-	test_pool_path(path, sizeof path, "tamper");
-	shmemora_config *cfg;
 	shmemora_pool *pool;
-	assert_shm(0, shmemora_config_new(&cfg));
-	assert_shm(0, shmemora_config_set_size(cfg, 8u << 20));
-	assert_shm(0, shmemora_config_set_hosts(cfg, 4));
-	assert_shm(0, shmemora_config_set_capabilities(cfg, 64));
-	assert_shm(0, shmemora_create(path, cfg, &pool));
-	shmemora_config_delete(cfg);
 	struct tokens t;
-	char file[300];
-	snprintf(file, sizeof file, "%s.root-token", path);
-	assert_shm(0, shmemora_token_load(file, &t.root));
-	assert_shm(0, shmemora_ns_create(pool, &t.root, "t"));
+	test_make_pool(path, sizeof path, "tamper", 8u << 20, 4, 64, "t", &pool, &t.root);
 	shmemora_grant g = { .scope = SHMEMORA_SCOPE_NAMESPACE, .ns = "t",
 			     .rights = SHMEMORA_RIGHT_READ };
 	assert_shm(0, shmemora_token_derive(pool, &t.root, &g, &t.ro_ns));

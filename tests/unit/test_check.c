@@ -20,17 +20,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	test_pool_path(f->path, sizeof f->path, "check");
-	shmemora_config *cfg;
-	assert_shm(0, shmemora_config_new(&cfg));
-	assert_shm(0, shmemora_config_set_size(cfg, 32u << 20));
-	assert_shm(0, shmemora_config_set_hosts(cfg, 4));
-	assert_shm(0, shmemora_create(f->path, cfg, &f->pool));
-	shmemora_config_delete(cfg);
-	char root[300];
-	snprintf(root, sizeof root, "%s.root-token", f->path);
-	assert_shm(0, shmemora_token_load(root, &f->root));
-	assert_shm(0, shmemora_ns_create(f->pool, &f->root, "t"));
+	test_make_pool(f->path, sizeof f->path, "check", 32u << 20, 4, 0, "t", &f->pool, &f->root);
 	for (int i = 0; i < 100; i++) {
 		char k[16];
 		snprintf(k, sizeof k, "key%d", i);

@@ -19,18 +19,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	test_pool_path(f->path, sizeof f->path, "kv");
-	shmemora_config *cfg;
-	assert_shm(0, shmemora_config_new(&cfg));
-	assert_shm(0, shmemora_config_set_size(cfg, 64u << 20));
-	assert_shm(0, shmemora_config_set_hosts(cfg, 4));
-	assert_shm(0, shmemora_create(f->path, cfg, &f->pool));
-	shmemora_config_delete(cfg);
-	char root[300];
-	snprintf(root, sizeof root, "%s.root-token", f->path);
-	assert_shm(0, shmemora_token_load(root, &f->root));
+	test_make_pool(f->path, sizeof f->path, "kv", 64u << 20, 4, 0, "t", &f->pool, &f->root);
 	assert_shm(0, shmemora_pool_info(f->pool, &f->info));
-	assert_shm(0, shmemora_ns_create(f->pool, &f->root, "t"));
 	*state = f;
 	return 0;
 }
