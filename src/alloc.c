@@ -9,7 +9,8 @@
  *
  * Every link read from shared memory is validated before it is followed;
  * a damaged list makes allocation fall back to the bump pointer instead of
- * following it out of bounds.
+ * following it out of bounds.  A link that fails validation while the head
+ * has moved was overwritten by a racing pop, not damaged: that pop retries.
  */
 #include "alloc.h"
 #include "error.h"
@@ -71,8 +72,19 @@ int alloc_entry(struct shmemora_pool *pool, int cls, uint64_t *offset)
 		struct kv_entry *e = (struct kv_entry *)(pool->base + off);
 		coherence_invalidate(&pool->coh, e, sizeof *e);
 		uint64_t next = __atomic_load_n(&e->ns_hash, __ATOMIC_RELAXED);
-		if (next % UNIT || next >= pool->sb.partition_size)
-			break;
+		if (next % UNIT || next >= pool->sb.partition_size) {
+			/* Either the list is damaged, or another thread of this
+			 * host popped the block and already wrote an entry over
+			 * the link.  Only an unchanged head means damage; a race
+			 * must retry, or every lost race would carve a new block
+			 * and fill the partition while the list holds free ones. */
+			uint64_t now = atomic_load_explicit(&ph->free_head[cls],
+							    memory_order_acquire);
+			if (now == h)
+				break; /* damaged list: leave it to `shmemora check` */
+			h = now;
+			continue;
+		}
 		uint64_t nh = head_pack(head_tag(h) + 1, next);
 		/* Acquire: the block's contents (its next link) were written
 		 * before the release push that made it the head. */
