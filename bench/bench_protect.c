@@ -14,6 +14,7 @@
  */
 #include "shmemora.h"
 #include "pool.h"
+#include "protect.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,9 @@ static double ns_per_op(shmemora_pool *pool, const shmemora_token *tok, int prot
 	uint8_t *area = (uint8_t *)pool_region(pool, REGION_RAW);
 	double samples[64];
 	int rc = 0;
+	/* The baseline is the copy alone: under MPK it opens the pool's key once,
+	 * outside the timing, as no protected call can. */
+	protect_saved opened = protect ? 0 : protect_open(&pool->prot);
 	for (int r = 0; r < rounds; r++) {
 		double t0 = now_s();
 		for (long i = 0; i < ops; i++) {
@@ -68,6 +72,8 @@ static double ns_per_op(shmemora_pool *pool, const shmemora_token *tok, int prot
 		}
 		samples[r] = (now_s() - t0) * 1e9 / (double)ops;
 	}
+	if (!protect)
+		protect_close(&pool->prot, opened);
 	if (rc) {
 		fprintf(stderr, "bench-protect: %s\n", shmemora_errmsg());
 		exit(5);

@@ -8,6 +8,7 @@
 #include "coherence.h"
 #include "cpu.h"
 #include "pool.h"
+#include "protect.h"
 
 #include <mntent.h>
 #include <numa.h>
@@ -32,11 +33,15 @@ static void numa_binding_places_pages_on_the_node(void **state)
 	void *pages[4];
 	int status[4];
 	volatile uint8_t sink = 0;
+	/* Under MPK the pool is closed outside the protected path: the test
+	 * opens the key for this thread, as the library does inside it. */
+	protect_saved opened = protect_open(&p->prot);
 	for (int i = 0; i < 4; i++) {
 		pages[i] = p->base + (uint64_t)i * (p->size / 4);
 		sink += *(volatile uint8_t *)pages[i]; /* map the page: move_pages
 							* only reports mapped pages */
 	}
+	protect_close(&p->prot, opened);
 	(void)sink;
 	assert_int_equal(numa_move_pages(0, 4, pages, NULL, status, 0), 0);
 	for (int i = 0; i < 4; i++)
