@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,30 @@ struct options {
 	int verify;
 	const char *store, *trace, *plot;
 	int sweep[16], nsweep;     /* --sweep-threads: thread counts to run */
+	unsigned peers;            /* --compare: PEER_* bits to run beside SHMemora */
 };
+
+/* The peers --compare runs beside SHMemora protected (--peers picks some). */
+enum { PEER_UNPROTECTED = 1, PEER_LMDB = 2, PEER_REDIS = 4, PEER_MEMCACHED = 8, PEER_ALL = 15 };
+static const char *const peer_names[] = { "unprotected", "lmdb", "redis", "memcached" };
+
+/* Parses a comma-separated list of peer names; 0 if any name is unknown. */
+static unsigned parse_peers(const char *list)
+{
+	unsigned bits = 0;
+	while (*list) {
+		size_t n = strcspn(list, ",");
+		unsigned bit = 0;
+		for (unsigned i = 0; i < 4; i++)
+			if (strlen(peer_names[i]) == n && !strncmp(list, peer_names[i], n))
+				bit = 1u << i;
+		if (!bit)
+			return 0;
+		bits |= bit;
+		list += n + (list[n] == ',');
+	}
+	return bits;
+}
 
 #define QUANTILES 101
 
@@ -55,6 +79,14 @@ struct phase {
 	double seconds;
 	double p50, p99, p999;     /* ns */
 	double q[QUANTILES];       /* q[i]: the i-th percentile, for the CDF */
+	uint64_t begin_ns, end_ns; /* the timed span, CLOCK_MONOTONIC: comparable
+				    * across host processes */
+};
+
+/* One host process's share of a --hosts run. */
+struct host_summary {
+	uint64_t ops;
+	double seconds, p50, p99;
 };
 
 struct result {
@@ -63,6 +95,8 @@ struct result {
 	int threads;
 	struct phase load, run;
 	char error[200];
+	int nhosts;                /* --hosts > 1: each host's transactions */
+	struct host_summary host[64];
 };
 
 static uint64_t now_ns(void)
@@ -92,7 +126,9 @@ struct worker {
 	struct trace_record *trace; /* replay: this thread takes every of-th */
 	size_t trace_n;
 	int load;                   /* 1: load phase, 0: transactions */
-	uint64_t done, deadline;
+	uint64_t done;
+	uint64_t duration_ns;       /* --duration: the timed part's length, or 0 */
+	uint64_t deadline;          /* set when the timed part begins */
 	uint32_t *lat;
 	size_t nlat, caplat;
 	char error[200];
@@ -222,9 +258,14 @@ static int run_ops(struct worker *w, void *thr)
 	char wkey[32];
 	uint64_t wrng = 0x853c49e6748fea9bULL + (uint64_t)w->id;
 	int warm_rc = 0;
+	/* A tenth of the quota, at most 50 000 reads and about a second: a slow
+	 * store with many threads must not spend the run warming up. */
+	uint64_t warm_until = now_ns() + 1000000000ull;
 	for (uint64_t i = 0, warm = quota / 10 < 50000 ? quota / 10 : 50000; i < warm && !warm_rc; i++) {
 		size_t wkl = ycsb_key(ycsb_rand(&wrng) % o->records, wkey);
 		warm_rc = w->drv->read(thr, wkey, wkl, buf, o->value_size, &len);
+		if (i % 256 == 255 && now_ns() > warm_until)
+			break;
 	}
 	/* Everyone warm, then time together; a thread that failed still
 	 * passes the barrier, or the others would wait for it forever. */
@@ -234,6 +275,8 @@ static int run_ops(struct worker *w, void *thr)
 		return fail_op(w, thr, "warm-up read");
 	}
 	w->start_ns = now_ns();
+	/* --duration counts from here: the warm-up is not part of it. */
+	w->deadline = w->duration_ns ? w->start_ns + w->duration_ns : 0;
 	char keys[BATCH_MAX][32];
 	const char *kp[BATCH_MAX];
 	size_t kl[BATCH_MAX];
@@ -391,8 +434,8 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 		w[i] = (struct worker){ .o = o, .drv = drv, .proc = proc, .id = first + i, .of = of,
 					.inserted = inserted, .value = value, .trace = trace,
 					.trace_n = trace_n, .load = load,
-					.deadline = !load && o->duration > 0
-						? t0 + (uint64_t)(o->duration * 1e9) : 0,
+					.duration_ns = !load && o->duration > 0
+						? (uint64_t)(o->duration * 1e9) : 0,
 					.caplat = trace ? trace_n / (size_t)of + 2 : per,
 					.ready = &ready };
 		w[i].lat = malloc(w[i].caplat * sizeof(uint32_t));
@@ -430,6 +473,8 @@ static uint32_t *run_phase(const struct options *o, const struct store_driver *d
 	if (begin && begin < end)
 		t0 = begin;
 	out->seconds = (double)(end - t0) / 1e9;
+	out->begin_ns = t0;
+	out->end_ns = end;
 	uint32_t *all = malloc((total ? total : 1) * sizeof(uint32_t));
 	size_t n = 0;
 	for (int i = 0; i < t; i++) {
@@ -488,6 +533,104 @@ static struct trace_record *read_trace(const char *path, size_t *n)
 	return v;
 }
 
+/* What a host process sends back: one write, smaller than PIPE_BUF, so the
+ * messages of hosts that finish together never interleave in the pipe. */
+struct host_message {
+	int host;
+	struct phase phase;
+	char error[200];
+};
+_Static_assert(sizeof(struct host_message) <= PIPE_BUF, "one atomic pipe write");
+
+/*
+ * Several hosts: each a process of its own that attaches to the store on its
+ * own, runs its threads' share of the transactions, and sends its phase back
+ * through a pipe.  The hosts start together (each says it is ready, then
+ * waits for the go), so the total is the operations of all hosts over the
+ * span from the first host's start to the last one's end: forks, attaches
+ * and exits are not timed.
+ */
+static void run_hosts(const struct options *o, const struct store_driver *drv, void *global,
+		      uint64_t *inserted, const uint8_t *value, struct trace_record *trace,
+		      size_t trace_n, struct result *r)
+{
+	int results[2], ready[2], go[2];
+	if (pipe(results) || pipe(ready) || pipe(go)) {
+		snprintf(r->error, sizeof r->error, "pipe: %s", strerror(errno));
+		return;
+	}
+	pid_t kids[64];
+	int started = 0;
+	for (int h = 0; h < o->hosts; h++) {
+		kids[h] = fork();
+		if (kids[h] < 0) {
+			snprintf(r->error, sizeof r->error, "fork: %s", strerror(errno));
+			break;
+		}
+		started++;
+		if (kids[h] == 0) {
+			close(results[0]);
+			close(ready[0]);
+			close(go[1]);
+			void *my = NULL;
+			struct host_message m = { .host = h };
+			int attached = drv->attach(global, &my) == 0;
+			char c = 'r';
+			if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) < 0)
+				_exit(2);
+			if (!attached) {
+				snprintf(m.error, sizeof m.error, "host %d could not attach", h);
+			} else {
+				size_t n;
+				uint32_t *l = run_phase(o, drv, my, 0, h * o->threads,
+							o->hosts * o->threads, inserted, value,
+							trace, trace_n, &m.phase, &n, m.error);
+				percentiles(l, n, &m.phase);
+				free(l);
+				drv->detach(my);
+			}
+			_exit(write(results[1], &m, sizeof m) == sizeof m ? 0 : 2);
+		}
+	}
+	close(results[1]);
+	close(ready[1]);
+	close(go[0]);
+	char c;
+	for (int h = 0; h < started; h++)
+		if (read(ready[0], &c, 1) != 1)
+			break; /* a host died before it was ready: its result is missing */
+	close(go[1]); /* go: every waiting host's read returns */
+	close(ready[0]);
+	uint64_t begin = UINT64_MAX, end = 0;
+	r->nhosts = started;
+	for (int i = 0; i < started; i++) {
+		struct host_message m;
+		if (read(results[0], &m, sizeof m) != sizeof m || m.host < 0 || m.host >= started) {
+			snprintf(r->error, sizeof r->error, "a host process died");
+			break;
+		}
+		m.error[sizeof m.error - 1] = '\0';
+		if (m.error[0] && !r->error[0])
+			snprintf(r->error, sizeof r->error, "%s", m.error);
+		const struct phase ph = m.phase;
+		r->host[m.host] = (struct host_summary){ ph.ops, ph.seconds, ph.p50, ph.p99 };
+		r->run.ops += ph.ops;
+		if (ph.ops && ph.begin_ns < begin)
+			begin = ph.begin_ns;
+		if (ph.end_ns > end)
+			end = ph.end_ns;
+		/* Percentiles across hosts: the worst host's, a conservative
+		 * summary (each host's are listed under the total). */
+		if (ph.p50 > r->run.p50) r->run.p50 = ph.p50;
+		if (ph.p99 > r->run.p99) r->run.p99 = ph.p99;
+		if (ph.p999 > r->run.p999) r->run.p999 = ph.p999;
+	}
+	close(results[0]);
+	for (int h = 0; h < started; h++)
+		waitpid(kids[h], NULL, 0);
+	r->run.seconds = end > begin ? (double)(end - begin) / 1e9 : 0;
+}
+
 static int run_store(const struct options *o, const struct store_driver *drv, int pipeline,
 		     struct result *r)
 {
@@ -541,60 +684,11 @@ static int run_store(const struct options *o, const struct store_driver *drv, in
 		percentiles(lat, n, &r->run);
 		free(lat);
 	} else if (!r->error[0]) {
-		/* Several hosts: each a process of its own, attached to the store
-		 * on its own; results come back through a pipe. */
-		int fds[2];
-		if (pipe(fds) != 0)
-			return -1;
-		pid_t kids[64];
-		uint64_t t0 = now_ns();
-		for (int h = 0; h < o->hosts; h++) {
-			kids[h] = fork();
-			if (kids[h] == 0) {
-				close(fds[0]);
-				void *my = NULL;
-				struct phase ph = { 0 };
-				char err[200] = "";
-				if (drv->attach(global, &my)) {
-					snprintf(err, sizeof err, "host %d could not attach", h);
-				} else {
-					uint32_t *l = run_phase(&oo, drv, my, 0, h * o->threads,
-								o->hosts * o->threads, &inserted, value,
-								run_tr, run_n, &ph, &n, err);
-					percentiles(l, n, &ph);
-					free(l);
-					drv->detach(my);
-				}
-				if (write(fds[1], &ph, sizeof ph) != sizeof ph ||
-				    write(fds[1], err, sizeof err) != sizeof err)
-					_exit(2);
-				_exit(0);
-			}
-		}
-		close(fds[1]);
-		for (int h = 0; h < o->hosts; h++) {
-			struct phase ph;
-			char err[200];
-			if (read(fds[0], &ph, sizeof ph) != sizeof ph || read(fds[0], err, sizeof err) != sizeof err)
-				snprintf(r->error, sizeof r->error, "a host process died");
-			else if (err[0] && !r->error[0])
-				snprintf(r->error, sizeof r->error, "%s", err);
-			if (!o->json && !o->csv && o->hosts > 1)
-				fprintf(stderr, "  host %d: %llu ops, %.3f Mops/s, p50 %.0f ns, p99 %.0f ns\n",
-					h, (unsigned long long)ph.ops, (double)ph.ops / ph.seconds / 1e6,
-					ph.p50, ph.p99);
-			r->run.ops += ph.ops;
-			/* Percentiles across hosts: the worst host's, a conservative
-			 * summary (per-host figures are printed above). */
-			if (ph.p50 > r->run.p50) r->run.p50 = ph.p50;
-			if (ph.p99 > r->run.p99) r->run.p99 = ph.p99;
-			if (ph.p999 > r->run.p999) r->run.p999 = ph.p999;
-		}
-		close(fds[0]);
-		for (int h = 0; h < o->hosts; h++)
-			waitpid(kids[h], NULL, 0);
-		r->run.seconds = (double)(now_ns() - t0) / 1e9;
+		run_hosts(&oo, drv, global, &inserted, value, run_tr, run_n, r);
 	}
+	/* A run that timed nothing has no figures to give, only a reason. */
+	if (!r->error[0] && (!r->run.ops || r->run.seconds <= 0))
+		snprintf(r->error, sizeof r->error, "no transaction completed in the timed part");
 	drv->detach(proc);
 	drv->stop(global);
 	rmdir(cfg.dir);
@@ -623,7 +717,18 @@ static void print_json(FILE *f, const struct result *r, int n)
 			(unsigned long long)r[i].load.ops, r[i].load.seconds, mops(&r[i].load),
 			r[i].load.p50, r[i].load.p99, r[i].load.p999, (unsigned long long)r[i].run.ops,
 			r[i].run.seconds, mops(&r[i].run), r[i].run.p50, r[i].run.p99, r[i].run.p999);
-		fprintf(f, ", \"threads\": %d, \"cdf_ns\": [", r[i].threads);
+		fprintf(f, ", \"threads\": %d", r[i].threads);
+		if (r[i].nhosts) {
+			fprintf(f, ", \"hosts\": [");
+			for (int h = 0; h < r[i].nhosts; h++) {
+				const struct host_summary *hs = &r[i].host[h];
+				fprintf(f, "%s{ \"ops\": %llu, \"seconds\": %.4f, \"p50_ns\": %.0f, "
+					"\"p99_ns\": %.0f }", h ? ", " : "",
+					(unsigned long long)hs->ops, hs->seconds, hs->p50, hs->p99);
+			}
+			fprintf(f, "]");
+		}
+		fprintf(f, ", \"cdf_ns\": [");
 		for (int q = 0; q < QUANTILES; q++)
 			fprintf(f, "%s%.0f", q ? ", " : "", r[i].run.q[q]);
 		fprintf(f, "] }");
@@ -661,6 +766,17 @@ static int parse_json_result(const char *line, struct result *r)
 	const char *t = strstr(line, "\"threads\": ");
 	if (t)
 		r->threads = atoi(t + 11);
+	const char *hp = strstr(line, "\"hosts\": [");
+	while (hp && r->nhosts < 64 && (hp = strstr(hp, "{ \"ops\": ")) != NULL) {
+		struct host_summary *hs = &r->host[r->nhosts];
+		unsigned long long ops;
+		if (sscanf(hp, "{ \"ops\": %llu, \"seconds\": %lf, \"p50_ns\": %lf, \"p99_ns\": %lf",
+			   &ops, &hs->seconds, &hs->p50, &hs->p99) != 4)
+			break;
+		hs->ops = ops;
+		r->nhosts++;
+		hp++;
+	}
 	const char *c = strstr(line, "\"cdf_ns\": [");
 	if (c) {
 		char *p = (char *)c + 11;
@@ -675,10 +791,13 @@ static int parse_json_result(const char *line, struct result *r)
 
 static void print_table(const struct options *o, const struct result *r, int n)
 {
-	printf("YCSB workload %c, %llu records, %llu operations, %zu-byte values, %d thread(s)%s\n",
+	printf("YCSB workload %c, %llu records, %llu operations, %zu-byte values, ",
 	       o->trace ? 'T' : o->workload, (unsigned long long)o->records,
-	       (unsigned long long)o->ops, o->value_size, o->threads,
-	       o->hosts > 1 ? " per host" : "");
+	       (unsigned long long)o->ops, o->value_size);
+	if (o->nsweep > 1) /* a sweep: each row says its own thread count */
+		printf("threads swept over %d counts%s\n", o->nsweep, o->hosts > 1 ? " per host" : "");
+	else
+		printf("%d thread(s)%s\n", o->threads, o->hosts > 1 ? " per host" : "");
 	if (o->hosts > 1)
 		printf("%d host processes; latency percentiles are the worst host's\n", o->hosts);
 	printf("%-22s %7s %10s %10s %9s %9s %9s %10s\n", "store", "threads", "load Mops", "run Mops",
@@ -700,6 +819,12 @@ static void print_table(const struct options *o, const struct result *r, int n)
 		if (ref && ref != &r[i] && mops(&r[i].run) > 0)
 			printf(" %9.2fx", mops(&ref->run) / mops(&r[i].run));
 		printf("\n");
+		for (int h = 0; h < r[i].nhosts; h++) {
+			const struct host_summary *hs = &r[i].host[h];
+			printf("  host %-15d %7d %10s %10.3f %9.0f %9.0f\n", h, r[i].threads, "",
+			       hs->seconds > 0 ? (double)hs->ops / hs->seconds / 1e6 : 0, hs->p50,
+			       hs->p99);
+		}
 	}
 	if (n > 1)
 		printf("(vs shmemora: SHMemora protected's run throughput, same thread count, divided "
@@ -822,6 +947,8 @@ static void usage(FILE *f)
 		"  --pipeline N         Redis/memcached: requests in flight (default 1)\n"
 		"  --compare            run SHMemora protected, unprotected, LMDB, Redis and\n"
 		"                       memcached (with and without pipelining) side by side\n"
+		"  --peers L            with --compare, only these of unprotected, lmdb,\n"
+		"                       redis, memcached (e.g. unprotected,lmdb; default all)\n"
 		"  --trace NAME         replay NAME.spec_load and NAME.spec_trans (YCSB basic)\n"
 		"  --duration S         stop the transactions after S seconds\n"
 		"  --json | --csv       machine-readable results\n"
@@ -832,11 +959,81 @@ static void usage(FILE *f)
 		"  -h, --help           this help\n");
 }
 
+/* The driver --store names; "shmemora" is this build's own (protected, or
+ * unprotected in the twin). */
+static const struct store_driver *store_named(const char *name)
+{
+	if (!strcmp(name, "shmemora"))
+		return &store_shmemora;
+	const struct store_driver *drivers[] = { &store_shmemora, &store_lmdb, &store_redis,
+						 &store_memcached };
+	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+		if (!strcmp(name, drivers[i]->name))
+			return drivers[i];
+	return NULL;
+}
+
+/* Runs the unprotected twin (this program built without protection, with
+ * the same arguments and this round's thread count) and reads its result. */
+static void run_twin(const struct options *o, int argc, char **argv, struct result *r)
+{
+	char cmd[8192];
+	int n = snprintf(cmd, sizeof cmd, "'%s%s' --json", argv[0], TWIN_SUFFIX);
+	for (int i = 1; i < argc && n < (int)sizeof cmd; i++) {
+		if (!strcmp(argv[i], "--sweep-threads") || !strcmp(argv[i], "--plot") ||
+		    !strcmp(argv[i], "--peers")) {
+			i++; /* the twin runs one thread count, alone; we plot */
+			continue;
+		}
+		if (strcmp(argv[i], "--compare") && strcmp(argv[i], "--json") &&
+		    strcmp(argv[i], "--csv"))
+			n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", argv[i]);
+	}
+	/* The thread count of this round comes last and wins. */
+	if (n < (int)sizeof cmd)
+		snprintf(cmd + n, sizeof cmd - (size_t)n, " --threads %d", o->threads);
+	FILE *p = popen(cmd, "r");
+	static char line[32768]; /* a result is one line: 64 hosts and a CDF fit */
+	int got = 0;
+	while (p && fgets(line, sizeof line, p))
+		if (strstr(line, "\"store\"") && parse_json_result(line, r) == 0)
+			got = 1;
+	if (p)
+		pclose(p);
+	if (!got) {
+		memset(r, 0, sizeof *r);
+		snprintf(r->store, sizeof r->store, "shmemora-unprotected");
+		snprintf(r->error, sizeof r->error, "could not run %s%s", argv[0], TWIN_SUFFIX);
+	}
+}
+
+/* One --compare round at o->threads: SHMemora protected, then the peers
+ * chosen with --peers, appended to res.  Nonzero if a store failed. */
+static int compare_round(const struct options *o, int argc, char **argv, struct result *res,
+			 int *nres)
+{
+	int bad = run_store(o, &store_shmemora, 1, &res[(*nres)++]);
+	if (o->peers & PEER_UNPROTECTED)
+		run_twin(o, argc, argv, &res[(*nres)++]);
+	if (o->peers & PEER_LMDB)
+		bad |= run_store(o, &store_lmdb, 1, &res[(*nres)++]);
+	if (o->peers & PEER_REDIS) {
+		bad |= run_store(o, &store_redis, 1, &res[(*nres)++]);
+		bad |= run_store(o, &store_redis, 16, &res[(*nres)++]);
+	}
+	if (o->peers & PEER_MEMCACHED) {
+		bad |= run_store(o, &store_memcached, 1, &res[(*nres)++]);
+		bad |= run_store(o, &store_memcached, 16, &res[(*nres)++]);
+	}
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .threads = 1, .hosts = 1, .pipeline = 1, .batch_kvs = 1,
 			     .value_size = 256, .records = 100000, .ops = 100000, .workload = 'A',
-			     .dist = -1, .verify = SHMEMORA_VERIFY_CACHED, .store = "shmemora" };
+			     .dist = -1, .verify = SHMEMORA_VERIFY_CACHED, .store = "shmemora",
+			     .peers = PEER_ALL };
 	static const struct option opts[] = {
 		{ "workload", 1, 0, 'w' }, { "records", 1, 0, 'r' }, { "ops", 1, 0, 'o' },
 		{ "distribution", 1, 0, 'd' }, { "threads", 1, 0, 't' }, { "value-size", 1, 0, 'v' },
@@ -844,7 +1041,8 @@ int main(int argc, char **argv)
 		{ "hosts", 1, 0, 'H' }, { "store", 1, 0, 's' }, { "pipeline", 1, 0, 'p' },
 		{ "compare", 0, 0, 'c' }, { "trace", 1, 0, 'T' }, { "duration", 1, 0, 'D' },
 		{ "json", 0, 0, 'j' }, { "csv", 0, 0, 'C' }, { "plot", 1, 0, 'P' },
-		{ "timing", 0, 0, 'X' }, { "sweep-threads", 1, 0, 'S' }, { "help", 0, 0, 'h' },
+		{ "timing", 0, 0, 'X' }, { "sweep-threads", 1, 0, 'S' }, { "peers", 1, 0, 'E' },
+		{ "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	/* The positional form comes first: five numbers. */
@@ -901,14 +1099,19 @@ int main(int argc, char **argv)
 		case 'P': o.plot = optarg; break;
 		case 'X': o.timing = 1; break;
 		case 'S':
-			for (char *p = optarg; *p && o.nsweep < 16; ) {
+			for (char *p = optarg; *p && o.nsweep >= 0; ) {
+				if (o.nsweep == 16) {
+					o.nsweep = -1; /* more thread counts than we keep */
+					break;
+				}
 				o.sweep[o.nsweep++] = (int)strtol(p, &p, 10);
 				if (*p == ',')
 					p++;
 				else if (*p)
-					o.nsweep = -100;
+					o.nsweep = -1;
 			}
 			break;
+		case 'E': o.peers = parse_peers(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -916,78 +1119,39 @@ int main(int argc, char **argv)
 	if (optind != argc || o.threads < 1 || o.threads > 256 || o.hosts < 1 || o.hosts > 64 ||
 	    o.value_size < 1 || o.value_size > (1u << 20) || o.records < 1 || !ycsb_workload(o.workload) ||
 	    o.dist == -2 || o.verify < 0 || o.pipeline < 1 || o.batch_kvs < 1 ||
-	    o.threads * o.hosts > 256 || o.nsweep < 0) {
+	    o.threads * o.hosts > 256 || o.nsweep < 0 || !o.peers) {
 		fprintf(stderr, "kv: bad arguments (threads 1..256, hosts 1..64, value size 1..1M, "
-				"workload A..F, batch_kvs >= 1, pipeline >= 1); see kv --help\n");
+				"workload A..F, batch_kvs >= 1, pipeline >= 1, at most 16 thread "
+				"counts, peers among %s,%s,%s,%s); see kv --help\n",
+			peer_names[0], peer_names[1], peer_names[2], peer_names[3]);
 		return 2;
 	}
 
 	if (o.timing)
 		shmemora_timing_enable(1);
-	const struct store_driver *drivers[] = { &store_shmemora, &store_lmdb, &store_redis,
-						 &store_memcached };
 	struct result res[8 * 16];
 	int nres = 0, bad = 0;
-	int sweep_n = o.nsweep > 0 ? o.nsweep : 1;
-	for (int sw = 0; sw < sweep_n; sw++) {
-	if (o.nsweep > 0) {
-		o.threads = o.sweep[sw];
-		if (o.threads < 1 || o.threads * o.hosts > 256) {
-			fprintf(stderr, "kv: bad thread count %d in --sweep-threads\n", o.threads);
-			return 2;
+	int rounds = o.nsweep > 0 ? o.nsweep : 1;
+	for (int round = 0; round < rounds; round++) {
+		if (o.nsweep > 0) {
+			o.threads = o.sweep[round];
+			if (o.threads < 1 || o.threads * o.hosts > 256) {
+				fprintf(stderr, "kv: bad thread count %d in --sweep-threads\n",
+					o.threads);
+				return 2;
+			}
 		}
-	}
-	char threads_arg[16];
-	snprintf(threads_arg, sizeof threads_arg, "%d", o.threads);
-	if (!o.compare) {
-		const struct store_driver *d = NULL;
-		for (size_t i = 0; i < 4; i++)
-			if (!strcmp(o.store, drivers[i]->name) ||
-			    (!strcmp(o.store, "shmemora") && i == 0))
-				d = drivers[i];
+		if (o.compare) {
+			bad |= compare_round(&o, argc, argv, res, &nres);
+			continue;
+		}
+		const struct store_driver *d = store_named(o.store);
 		if (!d) {
 			fprintf(stderr, "kv: unknown store '%s' (shmemora, lmdb, redis, memcached)\n",
 				o.store);
 			return 2;
 		}
 		bad |= run_store(&o, d, o.pipeline, &res[nres++]);
-	} else {
-		bad |= run_store(&o, &store_shmemora, 1, &res[nres++]);
-		/* The unprotected twin: the same program built without protection. */
-		char cmd[8192];
-		int n = snprintf(cmd, sizeof cmd, "'%s%s' --json", argv[0], TWIN_SUFFIX);
-		for (int i = 1; i < argc; i++) {
-			if (!strcmp(argv[i], "--sweep-threads") || !strcmp(argv[i], "--plot")) {
-				i++; /* the twin runs one thread count; we plot */
-				continue;
-			}
-			if (strcmp(argv[i], "--compare") && strcmp(argv[i], "--json") &&
-			    strcmp(argv[i], "--csv"))
-				n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", argv[i]);
-		}
-		/* The thread count of this round comes last and wins. */
-		n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --threads %s", threads_arg);
-		FILE *p = popen(cmd, "r");
-		char line[4096];
-		int got = 0;
-		while (p && fgets(line, sizeof line, p))
-			if (strstr(line, "\"store\"") && parse_json_result(line, &res[nres]) == 0)
-				got = 1;
-		if (p)
-			pclose(p);
-		if (got)
-			nres++;
-		else {
-			memset(&res[nres], 0, sizeof res[nres]);
-			snprintf(res[nres].store, sizeof res[nres].store, "shmemora-unprotected");
-			snprintf(res[nres++].error, 200, "could not run %s%s", argv[0], TWIN_SUFFIX);
-		}
-		bad |= run_store(&o, &store_lmdb, 1, &res[nres++]);
-		bad |= run_store(&o, &store_redis, 1, &res[nres++]);
-		bad |= run_store(&o, &store_redis, 16, &res[nres++]);
-		bad |= run_store(&o, &store_memcached, 1, &res[nres++]);
-		bad |= run_store(&o, &store_memcached, 16, &res[nres++]);
-	}
 	}
 	if (o.json)
 		print_json(stdout, res, nres);
