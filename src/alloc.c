@@ -78,6 +78,8 @@ int alloc_entry(struct shmemora_pool *pool, int cls, uint64_t *offset)
 			 * the link.  Only an unchanged head means damage; a race
 			 * must retry, or every lost race would carve a new block
 			 * and fill the partition while the list holds free ones. */
+			coherence_invalidate(&pool->coh, &ph->free_head[cls],
+					     sizeof ph->free_head[cls]);
 			uint64_t now = atomic_load_explicit(&ph->free_head[cls],
 							    memory_order_acquire);
 			if (now == h)
