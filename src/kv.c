@@ -83,11 +83,24 @@ static int authorize(shmemora_pool *pool, const shmemora_token *tok, uint64_t ns
 
 /* -------------------------------------------------------------- entries */
 
-static int check_lengths(const shmemora_pool *pool, size_t key_len, size_t value_len)
+/* A key the caller passed: present, and 1..max_key bytes.  Checked before
+ * anything reads it, the scope check's hash included. */
+static int check_key(const shmemora_pool *pool, const void *key, size_t key_len)
 {
+	if (!key)
+		return error_set(SHMEMORA_E_INVALID, "key is NULL");
 	if (key_len < 1 || key_len > pool->sb.max_key)
 		return error_set(SHMEMORA_E_INVALID, "key of %zu bytes: keys are 1..%u bytes",
 				 key_len, pool->sb.max_key);
+	return 0;
+}
+
+static int check_lengths(const shmemora_pool *pool, const void *key, size_t key_len,
+			 size_t value_len)
+{
+	int rc = check_key(pool, key, key_len);
+	if (rc)
+		return rc;
 	if (value_len > pool->sb.max_value)
 		return error_set(SHMEMORA_E_INVALID, "value of %zu bytes: values are at most %u "
 				 "bytes in this pool", value_len, pool->sb.max_value);
@@ -216,24 +229,25 @@ static int require_ns(shmemora_pool *pool, const char *ns, uint64_t ns_hash)
 	return 0;
 }
 
-/* Common start of every operation: names, lengths, token, namespace.
- * Without a key (multi_get) the token must cover some keys of `ns`. */
+/* Common start of every operation: names, lengths, token, namespace.  With
+ * COVER_KEY the key is checked and the token must cover it; with
+ * COVER_SOME_KEYS (multi_get) some keys of `ns`, each item checked later. */
 static int begin_fields(shmemora_pool *pool, const shmemora_token *tok, const char *ns,
-			const void *key, size_t key_len, size_t value_len, uint32_t need,
-			uint64_t *ns_hash, struct cap_fields *f)
+			enum cover cover, const void *key, size_t key_len, size_t value_len,
+			uint32_t need, uint64_t *ns_hash, struct cap_fields *f)
 {
 	int rc;
 	if (!pool)
 		return error_set(SHMEMORA_E_INVALID, "pool is NULL");
 	if ((rc = check_ns_name(ns)))
 		return rc;
-	if (key && (rc = check_lengths(pool, key_len, value_len)))
+	if (cover == COVER_KEY && (rc = check_lengths(pool, key, key_len, value_len)))
 		return rc;
 	*ns_hash = token_ns_hash(pool, ns);
 	if ((rc = token_check(pool, tok, need, f)))
 		return rc;
 	uint64_t t = TIMING_START();
-	rc = covers(pool, f, *ns_hash, key ? COVER_KEY : COVER_SOME_KEYS, key, key_len);
+	rc = covers(pool, f, *ns_hash, cover, key, key_len);
 	TIMING_ADD(PHASE_RIGHTS, t);
 	if (rc)
 		return rc;
@@ -245,7 +259,7 @@ static int begin(shmemora_pool *pool, const shmemora_token *tok, const char *ns,
 		 uint64_t *ns_hash)
 {
 	struct cap_fields f;
-	return begin_fields(pool, tok, ns, key, key_len, value_len, need, ns_hash, &f);
+	return begin_fields(pool, tok, ns, COVER_KEY, key, key_len, value_len, need, ns_hash, &f);
 }
 
 int shmemora_ns_create(shmemora_pool *pool, const shmemora_token *token, const char *ns)
@@ -298,8 +312,6 @@ static int write_locked(shmemora_pool *pool, const shmemora_token *tok, const ch
 	};
 	if (!value && value_len)
 		return error_set(SHMEMORA_E_INVALID, "value is NULL");
-	if (!key)
-		return error_set(SHMEMORA_E_INVALID, "key is NULL");
 	uint64_t ns_hash;
 	int rc = begin(pool, tok, ns, key, key_len, value_len, need[mode], &ns_hash);
 	if (rc)
@@ -416,8 +428,8 @@ int shmemora_kv_delete(shmemora_pool *pool, const shmemora_token *token, const c
 		       const void *key, size_t key_len)
 {
 	error_clear();
-	if (!pool || !key)
-		return error_set(SHMEMORA_E_INVALID, "pool and key are required");
+	if (!pool)
+		return error_set(SHMEMORA_E_INVALID, "pool is NULL");
 	protect_saved s = protect_open(&pool->prot);
 	uint64_t ns_hash;
 	int rc = begin(pool, token, ns, key, key_len, 0, SHMEMORA_RIGHT_DELETE, &ns_hash);
@@ -452,11 +464,10 @@ int shmemora_kv_delete(shmemora_pool *pool, const shmemora_token *token, const c
 /* --------------------------------------------------------------- reads */
 
 /* One key's get, after authorization. */
+/* One key's lookup and copy; the caller has checked the key (check_key). */
 static int get_one(shmemora_pool *pool, uint64_t ns_hash, const void *key, size_t key_len,
 		   void *buf, size_t cap, size_t *value_len, uint64_t *version)
 {
-	if (!key || key_len < 1 || key_len > pool->sb.max_key)
-		return error_set(SHMEMORA_E_INVALID, "keys are 1..%u bytes", pool->sb.max_key);
 	struct index_key k = { ns_hash, key, key_len, 0 };
 	index_hash(pool, &k);
 	for (int attempt = 0; attempt < RETRIES; attempt++) {
@@ -509,10 +520,13 @@ int shmemora_kv_multi_get(shmemora_pool *pool, const shmemora_token *token, cons
 	protect_saved s = protect_open(&pool->prot);
 	uint64_t ns_hash;
 	struct cap_fields f;
-	int rc = begin_fields(pool, token, ns, NULL, 0, 0, SHMEMORA_RIGHT_READ, &ns_hash, &f);
+	int rc = begin_fields(pool, token, ns, COVER_SOME_KEYS, NULL, 0, 0, SHMEMORA_RIGHT_READ,
+			      &ns_hash, &f);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
 		shmemora_kv_item *it = &items[i];
-		it->rc = covers(pool, &f, ns_hash, COVER_KEY, it->key, it->key_len);
+		it->rc = check_key(pool, it->key, it->key_len);
+		if (it->rc == 0)
+			it->rc = covers(pool, &f, ns_hash, COVER_KEY, it->key, it->key_len);
 		if (it->rc == 0)
 			it->rc = get_one(pool, ns_hash, it->key, it->key_len, it->buf, it->cap,
 					 &it->value_len, &it->version);

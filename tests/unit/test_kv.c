@@ -99,6 +99,11 @@ static void empty_key_is_refused_and_empty_value_allowed(void **state)
 	char buf[4];
 	assert_shm(0, shmemora_kv_get(f->pool, &f->root, "t", "e", 1, buf, sizeof buf, &len, NULL));
 	assert_int_equal(len, 0);
+	/* A NULL key is refused by every operation, whatever its length says. */
+	assert_shm(SHMEMORA_E_INVALID, shmemora_kv_put(f->pool, &f->root, "t", NULL, 4, "v", 1));
+	assert_shm(SHMEMORA_E_INVALID,
+		   shmemora_kv_get(f->pool, &f->root, "t", NULL, 4, buf, sizeof buf, &len, NULL));
+	assert_shm(SHMEMORA_E_INVALID, shmemora_kv_delete(f->pool, &f->root, "t", NULL, 4));
 }
 
 static void maximum_sizes_work_and_one_byte_over_is_refused(void **state)
@@ -287,6 +292,14 @@ static void key_token_reaches_only_its_key(void **state)
 	assert_int_equal(items[0].rc, 0);
 	assert_int_equal(items[1].rc, SHMEMORA_E_OUT_OF_SCOPE);
 	assert_absent(f, "yours");
+	/* A bad item is refused before its key is hashed for the scope check. */
+	shmemora_kv_item bad[2] = {
+		{ .key = NULL, .key_len = 64, .buf = b1, .cap = 4 },
+		{ .key = "mine", .key_len = 0, .buf = b2, .cap = 4 },
+	};
+	assert_shm(0, shmemora_kv_multi_get(f->pool, &t, "t", bad, 2));
+	assert_int_equal(bad[0].rc, SHMEMORA_E_INVALID);
+	assert_int_equal(bad[1].rc, SHMEMORA_E_INVALID);
 }
 
 static void region_token_grants_no_key_value_access(void **state)
