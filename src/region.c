@@ -1,7 +1,7 @@
 /*
  * region.c — the raw region API: the protected path on plain bytes of the
- * raw area (region 5; never the KV partitions or the metadata) (the seed's read_cxl, write_cxl, compare_cxl, plus an 8-byte
- * compare-and-swap).
+ * raw area (region 5; never the KV partitions or the metadata).  The seed's
+ * read_cxl, write_cxl and compare_cxl, plus an 8-byte compare-and-swap.
  *
  * Each call is the same sequence, held in one place, region_access():
  * open, verify the token, check rights and bounds; the caller then moves
@@ -67,8 +67,10 @@ int shmemora_region_write(shmemora_pool *pool, const shmemora_token *token, uint
 	int rc = region_access(pool, token, SHMEMORA_RIGHT_WRITE, offset, len, &dst, &s);
 	if (rc)
 		return rc;
+	uint64_t t = TIMING_START();
 	memcpy(dst, buf, len);
 	coherence_writeback(&pool->coh, dst, len);
+	TIMING_ADD(PHASE_COPY, t);
 	protect_close(&pool->prot, s);
 	return 0;
 }
