@@ -40,8 +40,10 @@ static void truncated_pool_file_is_refused(void **state)
 	assert_non_null(strstr(shmemora_errmsg(), "holds a pool of"));
 	/* Cut inside the backup superblock copy, primary damaged. */
 	assert_int_equal(truncate(pool, SB_BACKUP_OFFSET + 100), 0);
-	uint8_t junk = 0xee;
-	test_write_at(pool, 20, &junk, 1);
+	uint8_t byte; /* flipped, not overwritten: a constant could equal it */
+	test_read_at(pool, 20, &byte, 1);
+	byte ^= 0xff;
+	test_write_at(pool, 20, &byte, 1);
 	assert_refused_untouched(pool, SHMEMORA_E_CORRUPT);
 	test_remove_pool(pool);
 }
