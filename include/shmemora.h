@@ -50,7 +50,7 @@ extern "C" {
 #define SHMEMORA_VERSION_PATCH 0
 
 /* The pool format version this library writes and the newest it reads. */
-#define SHMEMORA_FORMAT_VERSION 1
+#define SHMEMORA_FORMAT_VERSION 2
 
 /** Returns the library version as "MAJOR.MINOR.PATCH". */
 SHMEMORA_API const char *shmemora_version(void);
@@ -74,7 +74,7 @@ enum shmemora_error {
 	SHMEMORA_E_GEOMETRY = -4011,      /* requested layout does not fit */
 	SHMEMORA_E_BAD_PATH = -4012,      /* a directory or unsupported file type */
 	SHMEMORA_E_NO_SLOT = -4013,       /* every host slot is held by a live host */
-	SHMEMORA_E_BUSY = -4014,          /* live hosts attached (destroy) */
+	SHMEMORA_E_BUSY = -4014,          /* live hosts attached (destroy), or being deleted */
 	SHMEMORA_E_IO = -4015,            /* a system call failed; errmsg names it */
 	SHMEMORA_E_NOMEM = -4016,         /* out of process memory */
 	SHMEMORA_E_UNSUPPORTED = -4017,   /* not available on this CPU, kernel or backend */
@@ -90,6 +90,8 @@ enum shmemora_error {
 	SHMEMORA_E_NO_SPACE = -4027,      /* this host's partition, or the index near a key, is full */
 	SHMEMORA_E_CONFLICT = -4028,      /* compare-and-swap: the key's version had moved on */
 	SHMEMORA_E_TOO_SMALL = -4029,     /* the caller's buffer is smaller than the value */
+	SHMEMORA_E_QUOTA = -4030,         /* a token's or namespace's quota would be passed */
+	SHMEMORA_E_CONTENDED = -4031,     /* concurrent writers kept changing it: try again */
 };
 
 /** Returns a short, static description of an error code (never NULL). */
@@ -147,6 +149,12 @@ SHMEMORA_API int shmemora_config_set_key_file(shmemora_config *cfg, const char *
 SHMEMORA_API int shmemora_config_set_capabilities(shmemora_config *cfg, uint64_t entries);
 /** KV index slots, rounded up to a power of two (create; default size/256). */
 SHMEMORA_API int shmemora_config_set_index_slots(shmemora_config *cfg, uint64_t slots);
+/**
+ * Namespace table records (create; default scales with the size: 1024 for
+ * 1 GiB, at least 64): how many distinct namespace names the pool can ever
+ * hold (a deleted name keeps its record, for when it is created again).
+ */
+SHMEMORA_API int shmemora_config_set_namespaces(shmemora_config *cfg, uint32_t records);
 /**
  * Size of the raw area, the bytes the raw region API reaches (create;
  * default 1/64 of the pool; 0 for none).  Rounded up to the alignment.
@@ -255,14 +263,19 @@ enum shmemora_protection {
 	SHMEMORA_PROTECT_MPK = 1,      /* memory protection keys guard the mapping */
 };
 
+/* The regions of a pool, in order (docs/pool-format.md).  Regions 1-5 are
+ * the sync area: the words hosts change with atomic read-modify-write. */
 enum shmemora_region {
 	SHMEMORA_REGION_SUPERBLOCK = 0,
-	SHMEMORA_REGION_REGISTRY = 1,
-	SHMEMORA_REGION_CAPTABLE = 2,
-	SHMEMORA_REGION_INDEX = 3,
-	SHMEMORA_REGION_PARTITIONS = 4,
-	SHMEMORA_REGION_RAW = 5,        /* the raw region API's area */
-	SHMEMORA_REGION_COUNT = 6,
+	SHMEMORA_REGION_REGISTRY = 1,   /* host slots */
+	SHMEMORA_REGION_CAPSYNC = 2,    /* capability state words */
+	SHMEMORA_REGION_NAMESPACES = 3, /* namespace records */
+	SHMEMORA_REGION_INDEX = 4,      /* KV index slots */
+	SHMEMORA_REGION_HEAP = 5,       /* allocator heads */
+	SHMEMORA_REGION_CAPTABLE = 6,   /* capability fields */
+	SHMEMORA_REGION_PARTITIONS = 7, /* KV entries */
+	SHMEMORA_REGION_RAW = 8,        /* the raw region API's area */
+	SHMEMORA_REGION_COUNT = 9,
 };
 
 /** Everything `shmemora info` shows about a pool. */
@@ -282,6 +295,7 @@ typedef struct shmemora_info {
 	uint32_t max_value;
 	uint64_t capabilities;         /* capability table entries */
 	uint64_t index_slots;
+	uint32_t namespaces;           /* namespace table records */
 	uint64_t partition_size;       /* bytes of data partition per host */
 	uint32_t size_class_count;
 	uint32_t size_classes[40];     /* entry sizes of the allocator, ascending */
@@ -393,9 +407,10 @@ enum shmemora_scope {
 
 /* MAC verification policy of a pool handle. */
 enum shmemora_verify {
-	SHMEMORA_VERIFY_CACHED = 0, /* default: MAC once per thread and token, then only
-				     * the entry's state/generation word is rechecked,
-				     * so a revocation takes effect on the next access */
+	SHMEMORA_VERIFY_CACHED = 0, /* default: MAC once per thread and token; later
+				     * accesses check that the entry (every word) and
+				     * its ancestors are unchanged, so a revocation
+				     * takes effect on the next access */
 	SHMEMORA_VERIFY_ALWAYS = 1, /* MAC on every access */
 	SHMEMORA_VERIFY_OFF = 2,    /* id lookup, state, rights and bounds only: no MAC.
 				     * Weak: a guessed id is accepted.  For benchmarks. */
@@ -410,6 +425,11 @@ typedef struct shmemora_grant {
 	size_t key_len;
 	uint32_t rights;           /* subset of the parent's */
 	uint64_t expires_unix_ns;  /* 0: the parent's expiry; never later than it */
+	uint32_t quota;            /* tokens the child's descendants may hold; 0: the
+				    * default, an eighth of the table for a child of
+				    * a root token, half of what the parent has left
+				    * otherwise (none when the child lacks the grant
+				    * right: it cannot derive) */
 } shmemora_grant;
 
 enum shmemora_token_state {
@@ -417,6 +437,8 @@ enum shmemora_token_state {
 	SHMEMORA_TOKEN_REVOKED = 1,
 	SHMEMORA_TOKEN_EXPIRED = 2,
 	SHMEMORA_TOKEN_MINTING = 3, /* being minted, or left half-minted by a dead host */
+	SHMEMORA_TOKEN_ORPHANED = 4, /* its entry says live, but an ancestor was revoked
+				      * (refused when used; revoked by the next sweep) */
 };
 
 /** A capability table entry as shown by inspect and list (never the tag). */
@@ -432,6 +454,13 @@ typedef struct shmemora_token_info {
 	uint32_t owner_host;         /* host that minted it */
 	uint64_t parent_id;          /* 0: none (the root) */
 	uint64_t generation;
+	uint32_t depth;              /* derivations below its root (0: a root token) */
+	uint32_t quota;              /* tokens its descendants may hold */
+	uint64_t quota_used;         /* what they hold now (revoked ones until gc) */
+	uint32_t ns_generation;      /* SCOPE_NAMESPACE / SCOPE_KEY: the namespace's
+				      * incarnation the token was made for */
+	char ns_name[256];           /* SCOPE_NAMESPACE / SCOPE_KEY: the namespace's
+				      * name when it still exists, else "" */
 } shmemora_token_info;
 
 /** Rights as letters, e.g. "rwg", into out (at least 6 bytes). */
@@ -543,8 +572,13 @@ SHMEMORA_API int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token
  * Every operation goes through the protected path: the token must verify and
  * grant the right on the namespace (a pool token, a namespace token for it,
  * or a key token for that one key).  Rights: get and multi_get need r;
- * insert needs i; update and cas need w; put needs w and i; delete needs d;
- * ns_create needs i on the pool or on that namespace.
+ * insert needs i; update and cas need w; put needs w and i; delete needs d.
+ * Namespaces are administered with pool tokens: ns_create needs i,
+ * ns_delete d, ns_set_limits g.
+ *
+ * A namespace deleted and created again is a new incarnation: tokens
+ * derived for the old one are refused in the new one, and none of the old
+ * keys are seen.
  *
  * Lock-free: readers never block and never return a torn value; writers
  * build the whole entry in their own partition and publish it with one
@@ -559,9 +593,61 @@ SHMEMORA_API int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token
  * failed validation: tampered or damaged metadata).
  */
 
-/** Creates namespace `ns` (E_EXISTS if it exists). */
+/**
+ * Creates namespace `ns` (E_EXISTS if it exists; E_BUSY while it is being
+ * deleted; E_NO_SPACE when the namespace table holds as many names as it
+ * can).  Needs a pool token with i.
+ */
 SHMEMORA_API int shmemora_ns_create(shmemora_pool *pool, const shmemora_token *token,
 				    const char *ns);
+
+/**
+ * Deletes namespace `ns` and every key in it; sets *removed (if not NULL)
+ * to the number of keys removed.  From the moment it starts, operations on
+ * the namespace fail with E_NOT_FOUND and tokens scoped to it are refused
+ * for good (even if a namespace of that name is created again).  Writers
+ * racing the deletion either see it and fail, or have their key removed.
+ * A deletion interrupted by a crash is finished by calling it again.
+ * Needs a pool token with d.
+ */
+SHMEMORA_API int shmemora_ns_delete(shmemora_pool *pool, const shmemora_token *token,
+				    const char *ns, uint64_t *removed);
+
+/** A namespace as shmemora_ns_list and shmemora_ns_stat describe it. */
+typedef struct shmemora_ns_info {
+	char name[256];
+	uint64_t hash;        /* the keyed hash of its name (token list shows it) */
+	uint32_t generation;  /* its incarnation: one more each time it is created */
+	uint64_t keys;        /* keys in it */
+	uint64_t bytes;       /* their key and value bytes */
+	uint64_t max_keys;    /* limits: 0 for none */
+	uint64_t max_bytes;
+	int limited;          /* 1: limits are set and usage is kept counted; 0: keys
+			       * and bytes were counted by walking the index */
+} shmemora_ns_info;
+
+/**
+ * Lists the namespaces the token reaches (all of them for a pool token):
+ * fills up to `cap` entries and sets *count to how many there are.  Needs r.
+ * Walks the whole index: O(index slots).
+ */
+SHMEMORA_API int shmemora_ns_list(shmemora_pool *pool, const shmemora_token *token,
+				  shmemora_ns_info *out, size_t cap, size_t *count);
+
+/** Describes one namespace the token reaches.  Needs r. */
+SHMEMORA_API int shmemora_ns_stat(shmemora_pool *pool, const shmemora_token *token,
+				  const char *ns, shmemora_ns_info *out);
+
+/**
+ * Limits how many keys and how many key and value bytes namespace `ns` may
+ * hold (0: no limit).  Writes that would pass a limit fail with E_QUOTA and
+ * change nothing.  Setting limits the first time starts counting usage and
+ * counts what is there; writes racing that first count may be miscounted,
+ * so set limits right after ns_create or while the namespace is quiet.
+ * Needs a pool token with g.
+ */
+SHMEMORA_API int shmemora_ns_set_limits(shmemora_pool *pool, const shmemora_token *token,
+					const char *ns, uint64_t max_keys, uint64_t max_bytes);
 
 /** Inserts a key that must be absent (E_EXISTS otherwise). */
 SHMEMORA_API int shmemora_kv_insert(shmemora_pool *pool, const shmemora_token *token,

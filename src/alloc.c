@@ -3,150 +3,186 @@
  *
  * A partition is carved by a bump pointer; freed blocks go onto one
  * Treiber stack per size class.  Only the owner pops, anyone pushes.  Heads
- * carry a 30-bit tag so that a pop racing pushes by other hosts can never
+ * carry a 28-bit tag so that a pop racing pushes by other hosts can never
  * install a stale next link (ABA), even if two processes ever act for the
  * same slot after fencing.
  *
- * Every link read from shared memory is validated before it is followed;
- * a damaged list makes allocation fall back to the bump pointer instead of
- * following it out of bounds.  A link that fails validation while the head
- * has moved was overwritten by a racing pop, not damaged: that pop retries.
+ * Every link read from shared memory is read once, validated, and only then
+ * followed; a damaged list makes allocation fall back to the bump pointer
+ * instead of following it out of bounds.  A link that fails validation
+ * while the head has moved was overwritten by a racing pop, not damaged:
+ * that pop retries.
+ *
+ * The retire -> free -> reuse chain: entry_retire makes a block's seq odd
+ * before alloc_free pushes it with a release CAS; alloc_block pops it with
+ * an acquire CAS, so whoever rebuilds the block sees it odd and readers
+ * still holding it from its previous life see the seq change.
  */
 #include "alloc.h"
 #include "error.h"
-#include "pool.h"
+#include "shared.h"
 
-#define UNIT 64
-#define OFF_BITS 34
-#define OFF_MASK ((1ULL << OFF_BITS) - 1)
-
-static uint64_t head_pack(uint64_t tag, uint64_t rel) { return tag << OFF_BITS | (rel / UNIT); }
-static uint64_t head_rel(uint64_t h) { return (h & OFF_MASK) * UNIT; }
-static uint64_t head_tag(uint64_t h) { return h >> OFF_BITS; }
-
-uint64_t alloc_partition_start(const struct shmemora_pool *pool, uint32_t host)
+uint64_t alloc_partition_start(const struct heap *h, uint32_t host)
 {
-	return pool->sb.region[REGION_PARTITIONS].offset + (uint64_t)host * pool->sb.partition_size;
+	return h->data_offset + (uint64_t)host * h->partition_size;
 }
 
-struct partition_header *alloc_partition(const struct shmemora_pool *pool, uint32_t host)
+struct heap_header *alloc_header(const struct heap *h, uint32_t host)
 {
-	return (struct partition_header *)(pool->base + alloc_partition_start(pool, host));
+	return &h->headers[host];
 }
 
-int alloc_class_for(const struct shmemora_pool *pool, uint64_t bytes)
+static struct kv_entry *block_at(const struct heap *h, uint64_t offset)
 {
-	for (uint32_t i = 0; i < pool->sb.size_class_count; i++)
-		if (pool->sb.size_class[i] >= bytes)
+	return (struct kv_entry *)(h->base + offset);
+}
+
+int alloc_class_for(const struct heap *h, uint64_t bytes)
+{
+	for (uint32_t i = 0; i < h->class_count; i++)
+		if (h->class_size[i] >= bytes)
 			return (int)i;
 	return -1;
 }
 
-int alloc_check_block(const struct shmemora_pool *pool, uint64_t offset, int cls)
+int alloc_block_owner(const struct heap *h, uint64_t offset, int cls)
 {
-	const struct superblock *sb = &pool->sb;
-	uint64_t lo = sb->region[REGION_PARTITIONS].offset;
-	if (cls < 0 || (uint32_t)cls >= sb->size_class_count || offset % UNIT ||
-	    offset < lo || offset - lo >= sb->region[REGION_PARTITIONS].size)
+	if (cls < 0 || (uint32_t)cls >= h->class_count || offset % ALLOC_UNIT ||
+	    offset < h->data_offset || offset - h->data_offset >= h->data_size)
 		return -1;
-	uint64_t host = (offset - lo) / sb->partition_size;
-	uint64_t rel = (offset - lo) % sb->partition_size;
-	if (rel < PARTITION_HEADER_BYTES || sb->size_class[cls] > sb->partition_size - rel)
+	uint64_t host = (offset - h->data_offset) / h->partition_size;
+	uint64_t rel = (offset - h->data_offset) % h->partition_size;
+	if (h->class_size[cls] > h->partition_size - rel)
 		return -1;
 	return (int)host;
 }
 
-int alloc_entry(struct shmemora_pool *pool, int cls, uint64_t *offset)
+int alloc_carved_class(const struct heap *h, uint64_t offset)
 {
-	uint32_t host = pool->host_id;
-	struct partition_header *ph = alloc_partition(pool, host);
-	uint64_t start = alloc_partition_start(pool, host);
-	uint64_t size = pool->sb.size_class[cls];
+	struct kv_entry *e = block_at(h, offset);
+	coherence_invalidate(h->coh, e, sizeof *e);
+	return field_load(&e->size_class);
+}
 
-	coherence_invalidate(&pool->coh, &ph->free_head[cls], sizeof ph->free_head[cls]);
-	uint64_t h = atomic_load_explicit(&ph->free_head[cls], memory_order_acquire);
-	while (head_rel(h) != 0) {
-		uint64_t off = start + head_rel(h);
-		if (alloc_check_block(pool, off, cls) != (int)host)
-			break; /* damaged list: leave it to `shmemora check` */
-		struct kv_entry *e = (struct kv_entry *)(pool->base + off);
-		coherence_invalidate(&pool->coh, e, sizeof *e);
-		uint64_t next = __atomic_load_n(&e->ns_hash, __ATOMIC_RELAXED);
-		if (next % UNIT || next >= pool->sb.partition_size) {
+uint64_t alloc_free_link(const struct heap *h, uint64_t offset)
+{
+	struct kv_entry *e = block_at(h, offset);
+	coherence_invalidate(h->coh, &e->free_link, sizeof e->free_link);
+	return field_load(&e->free_link);
+}
+
+/* Is `ref` a reference to a block that can be of partition `host`? */
+static bool ref_in_partition(const struct heap *h, uint64_t ref)
+{
+	return ref <= h->partition_size / ALLOC_UNIT;
+}
+
+/* Pops a block off host's list of class `cls`: 1 and *offset, or 0 when the
+ * list is empty or damaged (the caller carves instead). */
+static int pop_free(struct heap *h, uint32_t host, int cls, uint64_t *offset)
+{
+	struct heap_header *hh = alloc_header(h, host);
+	uint64_t start = alloc_partition_start(h, host);
+	_Atomic uint64_t *head = &hh->free_head[cls];
+	coherence_invalidate(h->coh, head, sizeof *head);
+	/* Acquire: the block's contents (its next link) were written before
+	 * the release push that made it the head. */
+	uint64_t w = atomic_load_explicit(head, memory_order_acquire);
+	while (alloc_head_ref(w) != 0) {
+		uint64_t ref = alloc_head_ref(w);
+		uint64_t off = start + alloc_ref_rel(ref);
+		if (!ref_in_partition(h, ref) || alloc_block_owner(h, off, cls) != (int)host)
+			return 0; /* damaged list: leave it to `shmemora check` */
+		uint64_t next = alloc_free_link(h, off);
+		if (!ref_in_partition(h, next)) {
 			/* Either the list is damaged, or another thread of this
 			 * host popped the block and already wrote an entry over
 			 * the link.  Only an unchanged head means damage; a race
 			 * must retry, or every lost race would carve a new block
 			 * and fill the partition while the list holds free ones. */
-			coherence_invalidate(&pool->coh, &ph->free_head[cls],
-					     sizeof ph->free_head[cls]);
-			uint64_t now = atomic_load_explicit(&ph->free_head[cls],
-							    memory_order_acquire);
-			if (now == h)
-				break; /* damaged list: leave it to `shmemora check` */
-			h = now;
+			coherence_invalidate(h->coh, head, sizeof *head);
+			uint64_t now = atomic_load_explicit(head, memory_order_acquire);
+			if (now == w)
+				return 0;
+			w = now;
 			continue;
 		}
-		uint64_t nh = head_pack(head_tag(h) + 1, next);
-		/* Acquire: the block's contents (its next link) were written
-		 * before the release push that made it the head. */
-		if (atomic_compare_exchange_weak_explicit(&ph->free_head[cls], &h, nh,
-							  memory_order_acquire,
-							  memory_order_acquire)) {
-			__atomic_store_n(&e->size_class, (uint8_t)cls, __ATOMIC_RELAXED);
-			atomic_fetch_add_explicit(&ph->allocated[cls], 1, memory_order_relaxed);
+		/* Acquire on success: pairs with the release push (alloc_free). */
+		if (atomic_compare_exchange_weak_explicit(head, &w,
+							  alloc_head_pack(alloc_head_tag(w) + 1, next),
+							  memory_order_acquire, memory_order_acquire)) {
+			coherence_writeback(h->coh, head, sizeof *head);
 			*offset = off;
-			return 0;
+			return 1;
 		}
 	}
-	uint64_t used = atomic_load_explicit(&ph->bump, memory_order_relaxed);
+	return 0;
+}
+
+/* Carves a fresh block of class `cls` off host's bump pointer. */
+static int carve(struct heap *h, uint32_t host, int cls, uint64_t *offset)
+{
+	struct heap_header *hh = alloc_header(h, host);
+	uint64_t size = h->class_size[cls];
+	coherence_invalidate(h->coh, &hh->bump, sizeof hh->bump);
+	/* Relaxed: the bump pointer orders nothing; a block is published to
+	 * readers by the index CAS, not by being carved. */
+	uint64_t at = atomic_load_explicit(&hh->bump, memory_order_relaxed);
 	for (;;) {
-		uint64_t at = used ? used : PARTITION_HEADER_BYTES;
 		/* A bump pointer is only ever advanced by whole blocks: anything
 		 * else was written by someone else, and must not be carved. */
-		if (at % UNIT || at < PARTITION_HEADER_BYTES)
+		if (at % ALLOC_UNIT)
 			return error_set(SHMEMORA_E_CORRUPT, "host %u's partition bump pointer (%llu) "
 					 "is damaged: run 'shmemora check'", host,
-					 (unsigned long long)used);
-		if (at > pool->sb.partition_size || size > pool->sb.partition_size - at)
+					 (unsigned long long)at);
+		if (at > h->partition_size || size > h->partition_size - at)
 			return error_set(SHMEMORA_E_NO_SPACE,
 					 "host %u's partition is full (%llu bytes): delete keys, or "
 					 "create the pool larger or with fewer hosts", host,
-					 (unsigned long long)pool->sb.partition_size);
-		if (atomic_compare_exchange_weak_explicit(&ph->bump, &used, at + size,
+					 (unsigned long long)h->partition_size);
+		if (atomic_compare_exchange_weak_explicit(&hh->bump, &at, at + size,
 							  memory_order_relaxed,
-							  memory_order_relaxed)) {
-			struct kv_entry *e = (struct kv_entry *)(pool->base + start + at);
-			/* A fresh block: seq 1, odd, "being built"; its class is
-			 * recorded at once so the partition stays walkable block
-			 * by block (shmemora check) even if we die right here. */
-			__atomic_store_n(&e->size_class, (uint8_t)cls, __ATOMIC_RELAXED);
-			atomic_store_explicit(&e->seq, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&ph->allocated[cls], 1, memory_order_relaxed);
-			coherence_writeback(&pool->coh, &ph->bump, sizeof ph->bump);
-			*offset = start + at;
-			return 0;
-		}
+							  memory_order_relaxed))
+			break;
 	}
+	coherence_writeback(h->coh, &hh->bump, sizeof hh->bump);
+	*offset = alloc_partition_start(h, host) + at;
+	/* Record the class at once so the partition stays walkable block by
+	 * block (shmemora check) even if we die right here. */
+	struct kv_entry *e = block_at(h, *offset);
+	coherence_invalidate(h->coh, e, sizeof *e);
+	field_store(&e->size_class, (uint8_t)cls);
+	coherence_writeback(h->coh, e, sizeof *e);
+	return 0;
 }
 
-void alloc_free(struct shmemora_pool *pool, uint64_t offset, int cls)
+int alloc_block(struct heap *h, uint32_t host, int cls, uint64_t *offset)
 {
-	int host = alloc_check_block(pool, offset, cls);
+	int rc = pop_free(h, host, cls, offset) ? 0 : carve(h, host, cls, offset);
+	if (rc == 0)
+		atomic_fetch_add_explicit(&alloc_header(h, host)->allocated[cls], 1,
+					  memory_order_relaxed); /* a statistic */
+	return rc;
+}
+
+void alloc_free(struct heap *h, uint64_t offset, int cls)
+{
+	int host = alloc_block_owner(h, offset, cls);
 	if (host < 0)
 		return; /* not a block: never push garbage onto a list */
-	struct partition_header *ph = alloc_partition(pool, (uint32_t)host);
-	uint64_t rel = offset - alloc_partition_start(pool, (uint32_t)host);
-	struct kv_entry *e = (struct kv_entry *)(pool->base + offset);
-	coherence_invalidate(&pool->coh, &ph->free_head[cls], sizeof ph->free_head[cls]);
-	uint64_t h = atomic_load_explicit(&ph->free_head[cls], memory_order_relaxed);
+	struct heap_header *hh = alloc_header(h, (uint32_t)host);
+	uint64_t rel = offset - alloc_partition_start(h, (uint32_t)host);
+	struct kv_entry *e = block_at(h, offset);
+	_Atomic uint64_t *head = &hh->free_head[cls];
+	coherence_invalidate(h->coh, head, sizeof *head);
+	uint64_t w = atomic_load_explicit(head, memory_order_relaxed);
 	do {
-		__atomic_store_n(&e->ns_hash, head_rel(h), __ATOMIC_RELAXED);
-		coherence_writeback(&pool->coh, e, sizeof *e);
+		field_store(&e->free_link, alloc_head_ref(w));
+		coherence_writeback(h->coh, &e->free_link, sizeof e->free_link);
 		/* Release: the next link is visible before the block is. */
-	} while (!atomic_compare_exchange_weak_explicit(&ph->free_head[cls], &h,
-							head_pack(head_tag(h) + 1, rel),
+	} while (!atomic_compare_exchange_weak_explicit(head, &w,
+							alloc_head_pack(alloc_head_tag(w) + 1, alloc_ref(rel)),
 							memory_order_release, memory_order_relaxed));
-	atomic_fetch_sub_explicit(&ph->allocated[cls], 1, memory_order_relaxed);
-	coherence_writeback(&pool->coh, &ph->free_head[cls], sizeof ph->free_head[cls]);
+	coherence_writeback(h->coh, head, sizeof *head);
+	atomic_fetch_sub_explicit(&hh->allocated[cls], 1, memory_order_relaxed); /* a statistic */
 }

@@ -115,11 +115,21 @@ int shmemora_config_set_capabilities(shmemora_config *cfg, uint64_t entries)
 int shmemora_config_set_index_slots(shmemora_config *cfg, uint64_t slots)
 {
 	REQUIRE_CFG(cfg);
-	if (slots < INDEX_SLOTS_PER_BUCKET || slots > MAX_INDEX_SLOTS)
-		return error_set(SHMEMORA_E_INVALID, "index slots %llu out of range %d..%llu",
-				 (unsigned long long)slots, INDEX_SLOTS_PER_BUCKET,
+	if (slots < MIN_INDEX_SLOTS || slots > MAX_INDEX_SLOTS)
+		return error_set(SHMEMORA_E_INVALID, "index slots %llu out of range %u..%llu",
+				 (unsigned long long)slots, MIN_INDEX_SLOTS,
 				 (unsigned long long)MAX_INDEX_SLOTS);
 	cfg->index_slots = slots;
+	return 0;
+}
+
+int shmemora_config_set_namespaces(shmemora_config *cfg, uint32_t records)
+{
+	REQUIRE_CFG(cfg);
+	if (records < 1 || records > MAX_NAMESPACES)
+		return error_set(SHMEMORA_E_INVALID, "namespace count %u out of range 1..%u", records,
+				 MAX_NAMESPACES);
+	cfg->namespaces = records;
 	return 0;
 }
 

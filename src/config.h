@@ -15,6 +15,7 @@ struct shmemora_config {
 	char *root_token_file;  /* NULL: POOL.root-token */
 	uint64_t capabilities;  /* 0: default */
 	uint64_t index_slots;   /* 0: default */
+	uint32_t namespaces;    /* 0: default */
 	uint32_t max_key;       /* 0: default */
 	uint32_t max_value;     /* 0: default */
 	uint64_t raw_size;

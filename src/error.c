@@ -57,36 +57,39 @@ const char *shmemora_errmsg(void)
 const char *shmemora_strerror(int err)
 {
 	switch (err) {
-	case SHMEMORA_OK: return "success";
-	case SHMEMORA_E_INVALID: return "invalid argument";
-	case SHMEMORA_E_NOT_FOUND: return "not found";
-	case SHMEMORA_E_EXISTS: return "already exists";
-	case SHMEMORA_E_NOT_POOL: return "not a SHMemora pool";
-	case SHMEMORA_E_VERSION: return "pool format version not supported";
-	case SHMEMORA_E_TRUNCATED: return "pool file truncated";
-	case SHMEMORA_E_CORRUPT: return "pool metadata corrupt";
-	case SHMEMORA_E_TAMPERED: return "pool metadata tampered with";
-	case SHMEMORA_E_KEY: return "key file unusable";
-	case SHMEMORA_E_KEY_MISMATCH: return "key does not match this pool";
-	case SHMEMORA_E_GEOMETRY: return "pool geometry does not fit";
-	case SHMEMORA_E_BAD_PATH: return "unsupported path";
-	case SHMEMORA_E_NO_SLOT: return "no free host slot";
-	case SHMEMORA_E_BUSY: return "pool in use";
-	case SHMEMORA_E_IO: return "system call failed";
-	case SHMEMORA_E_NOMEM: return "out of memory";
-	case SHMEMORA_E_UNSUPPORTED: return "not supported here";
-	case SHMEMORA_E_FENCED: return "host slot was reclaimed (fenced)";
-	case SHMEMORA_E_TOKEN_MALFORMED: return "malformed token";
-	case SHMEMORA_E_TOKEN_REFUSED: return "token refused";
-	case SHMEMORA_E_REVOKED: return "token revoked";
-	case SHMEMORA_E_EXPIRED: return "token expired";
-	case SHMEMORA_E_DENIED: return "access denied: missing right";
-	case SHMEMORA_E_OUT_OF_SCOPE: return "access outside the token's scope";
-	case SHMEMORA_E_WIDEN: return "derived token would exceed its parent";
-	case SHMEMORA_E_TABLE_FULL: return "capability table full";
-	case SHMEMORA_E_NO_SPACE: return "out of space in the pool";
-	case SHMEMORA_E_CONFLICT: return "version conflict";
-	case SHMEMORA_E_TOO_SMALL: return "buffer too small for the value";
+	case SHMEMORA_OK: return "SHMEMORA_OK: success";
+	case SHMEMORA_E_INVALID: return "SHMEMORA_E_INVALID: invalid argument";
+	case SHMEMORA_E_NOT_FOUND: return "SHMEMORA_E_NOT_FOUND: not found";
+	case SHMEMORA_E_EXISTS: return "SHMEMORA_E_EXISTS: already exists";
+	case SHMEMORA_E_NOT_POOL: return "SHMEMORA_E_NOT_POOL: not a SHMemora pool";
+	case SHMEMORA_E_VERSION: return "SHMEMORA_E_VERSION: pool format version not supported";
+	case SHMEMORA_E_TRUNCATED: return "SHMEMORA_E_TRUNCATED: pool file truncated";
+	case SHMEMORA_E_CORRUPT: return "SHMEMORA_E_CORRUPT: pool metadata corrupt";
+	case SHMEMORA_E_TAMPERED: return "SHMEMORA_E_TAMPERED: pool metadata tampered with";
+	case SHMEMORA_E_KEY: return "SHMEMORA_E_KEY: key file unusable";
+	case SHMEMORA_E_KEY_MISMATCH: return "SHMEMORA_E_KEY_MISMATCH: key does not match this pool";
+	case SHMEMORA_E_GEOMETRY: return "SHMEMORA_E_GEOMETRY: pool geometry does not fit";
+	case SHMEMORA_E_BAD_PATH: return "SHMEMORA_E_BAD_PATH: unsupported path";
+	case SHMEMORA_E_NO_SLOT: return "SHMEMORA_E_NO_SLOT: no free host slot";
+	case SHMEMORA_E_BUSY: return "SHMEMORA_E_BUSY: in use (live hosts, or being deleted)";
+	case SHMEMORA_E_IO: return "SHMEMORA_E_IO: system call failed";
+	case SHMEMORA_E_NOMEM: return "SHMEMORA_E_NOMEM: out of memory";
+	case SHMEMORA_E_UNSUPPORTED: return "SHMEMORA_E_UNSUPPORTED: not supported here";
+	case SHMEMORA_E_FENCED: return "SHMEMORA_E_FENCED: host slot was reclaimed (fenced)";
+	case SHMEMORA_E_TOKEN_MALFORMED: return "SHMEMORA_E_TOKEN_MALFORMED: malformed token";
+	case SHMEMORA_E_TOKEN_REFUSED: return "SHMEMORA_E_TOKEN_REFUSED: token refused";
+	case SHMEMORA_E_REVOKED: return "SHMEMORA_E_REVOKED: token revoked";
+	case SHMEMORA_E_EXPIRED: return "SHMEMORA_E_EXPIRED: token expired";
+	case SHMEMORA_E_DENIED: return "SHMEMORA_E_DENIED: access denied: missing right";
+	case SHMEMORA_E_OUT_OF_SCOPE: return "SHMEMORA_E_OUT_OF_SCOPE: outside the token's scope";
+	case SHMEMORA_E_WIDEN: return "SHMEMORA_E_WIDEN: derived token would exceed its parent";
+	case SHMEMORA_E_TABLE_FULL: return "SHMEMORA_E_TABLE_FULL: capability table full";
+	case SHMEMORA_E_NO_SPACE: return "SHMEMORA_E_NO_SPACE: out of space in the pool";
+	case SHMEMORA_E_CONFLICT: return "SHMEMORA_E_CONFLICT: version conflict";
+	case SHMEMORA_E_TOO_SMALL: return "SHMEMORA_E_TOO_SMALL: buffer too small for the value";
+	case SHMEMORA_E_QUOTA: return "SHMEMORA_E_QUOTA: quota exhausted";
+	case SHMEMORA_E_CONTENDED: return "SHMEMORA_E_CONTENDED: concurrent writers kept "
+				   "changing it; try again";
 	}
 	return "unknown error code";
 }

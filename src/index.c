@@ -1,186 +1,222 @@
 /*
  * index.c — the lock-free hash index (protocol in index.h).
  *
- * Slot value: bit 63 TENTATIVE, bits 48..62 fingerprint (15 bits of the
- * hash), bits 0..47 the entry's pool offset / 64.  Empty is 0.
+ * Reading an entry is entry.c's seqlock read.  Memory of a freed entry
+ * stays mapped, so a reader racing a free reads garbage at worst, which the
+ * seq check then discards; every length it uses comes from a snapshot that
+ * was validated first.
  *
- * Reading an entry is a seqlock read: load seq (acquire), read, fence, load
- * seq again.  Memory of a freed entry stays mapped, so a reader racing a
- * free reads garbage at worst, which the seq check then discards; every
- * length it reads is bounded before it is used.
+ * Retry bounds.  A lookup starts over only when an entry it was reading was
+ * retired under it, i.e. when a writer replaced that key meanwhile; a
+ * thousand such losses in a row means the key is being rewritten without
+ * pause, and the caller gets E_CONTENDED rather than a spin of unbounded
+ * length.  A publisher waits (yielding) only behind another live writer's
+ * tentative slot for the same key, which that writer resolves within one
+ * window scan; FIND_ATTEMPTS and PUBLISH_ATTEMPTS bound both.
  */
 #include "index.h"
-#include "alloc.h"
 #include "error.h"
-#include "hosts.h"
-#include "pool.h"
-#include "seqlock.h"
 
 #include <sched.h>
-#include <string.h>
-#include <xxhash.h>
 
-#define TENTATIVE (1ULL << 63)
-#define FP_SHIFT 48
-#define FP_MASK 0x7fffULL
-#define OFF_MASK ((1ULL << 48) - 1)
+#define FIND_ATTEMPTS 1000
+#define PUBLISH_ATTEMPTS 100000
 
-static _Atomic uint64_t *slots_of(const struct shmemora_pool *pool)
+uint64_t index_slot_offset(const struct kv_index *ix, uint64_t v)
 {
-	return pool_region(pool, REGION_INDEX);
-}
-
-/* XXH3 of the key, seeded with the pool's secret index seed mixed with the
- * namespace: each namespace hashes with its own keyed function, and no one
- * without the pool key can aim keys at one bucket. */
-void index_hash(const struct shmemora_pool *pool, struct index_key *k)
-{
-	uint64_t seed = protect_hash_seed(&pool->prot, 1) ^ (k->ns_hash * 0x9e3779b97f4a7c15ULL);
-	k->hash = XXH3_64bits_withSeed(k->key, k->len, seed);
-}
-
-static uint64_t fingerprint(uint64_t hash) { return (hash >> FP_SHIFT) & FP_MASK; }
-
-static uint64_t slot_make(uint64_t hash, uint64_t offset, bool tentative)
-{
-	return (tentative ? TENTATIVE : 0) | fingerprint(hash) << FP_SHIFT | (offset / 64);
-}
-
-uint64_t index_slot_offset(const struct shmemora_pool *pool, uint64_t v)
-{
-	uint64_t off = (v & OFF_MASK) * 64;
-	const struct layout_region *r = &pool->sb.region[REGION_PARTITIONS];
-	if (off < r->offset || off - r->offset >= r->size)
+	const struct heap *h = ix->entries->heap;
+	uint64_t off = (v & ((1ULL << SLOT_OFFSET_BITS) - 1)) * 64;
+	if (off < h->data_offset || off - h->data_offset >= h->data_size)
 		return 0;
 	return off;
 }
 
-/* Slot i of the window of hash h. */
-static _Atomic uint64_t *window_slot(const struct shmemora_pool *pool, uint64_t h, unsigned i)
+uint64_t index_window_position(const struct kv_index *ix, uint64_t h, unsigned i)
 {
-	uint64_t buckets = pool->sb.index_slots / SLOTS_PER_BUCKET;
+	uint64_t buckets = ix->count / SLOTS_PER_BUCKET;
 	uint64_t b = ((h & (buckets - 1)) + i / SLOTS_PER_BUCKET) & (buckets - 1);
-	return &slots_of(pool)[b * SLOTS_PER_BUCKET + i % SLOTS_PER_BUCKET];
+	return b * SLOTS_PER_BUCKET + i % SLOTS_PER_BUCKET;
 }
 
-#define WINDOW (PROBE_BUCKETS * SLOTS_PER_BUCKET)
-
-/*
- * Reads the entry a slot points at and tells whether it holds key `k`.
- * Returns 1 (match, *seq set), 0 (another key), -1 (changed under us:
- * retry) or E_CORRUPT (the slot or entry fails validation).
- */
-static int entry_matches(struct shmemora_pool *pool, const struct index_key *k, uint64_t v,
-			 uint64_t *offset, uint64_t *seq)
+_Atomic uint64_t *index_window_slot(const struct kv_index *ix, uint64_t h, unsigned i)
 {
-	uint64_t off = index_slot_offset(pool, v);
+	return &ix->slots[index_window_position(ix, h, i)];
+}
+
+bool index_in_window(const struct kv_index *ix, uint64_t h, uint64_t pos)
+{
+	uint64_t buckets = ix->count / SLOTS_PER_BUCKET;
+	uint64_t home = h & (buckets - 1), bucket = pos / SLOTS_PER_BUCKET;
+	return ((bucket - home) & (buckets - 1)) < PROBE_BUCKETS;
+}
+
+/* Reads slot s, invalidating its line first in flush mode.  Acquire: pairs
+ * with the CAS that published the slot, so the entry it names is built. */
+static uint64_t load_slot(const struct kv_index *ix, _Atomic uint64_t *s)
+{
+	coherence_invalidate(ix->coh, s, sizeof *s);
+	return atomic_load_explicit(s, memory_order_acquire);
+}
+
+uint64_t index_slot_load(const struct kv_index *ix, uint64_t pos)
+{
+	_Atomic uint64_t *s = &ix->slots[pos];
+	coherence_invalidate(ix->coh, s, sizeof *s);
+	return atomic_load(s); /* seq_cst: see index.h */
+}
+
+/* Reads the entry slot `s` (holding `v`) names, with its key and MAC, for a
+ * walk: 1 and item filled, 0 to skip it. */
+static int walk_item(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v, uint8_t *keybuf,
+		     struct index_item *item)
+{
+	uint64_t off = index_slot_offset(ix, v);
+	/* A few tries: an entry retired under us leaves its slot changed too. */
+	for (int tries = 0; off && tries < 8; tries++) {
+		int m = entry_read(ix->entries, off, NULL, &item->snap);
+		if (m < ENTRY_RETRY)
+			return 0;
+		if (m == ENTRY_OTHER) {
+			entry_copy_key(ix->entries, &item->snap, keybuf);
+			if (!entry_unchanged(ix->entries, &item->snap))
+				continue;
+			if (!entry_mac_ok(ix->entries, &item->snap, keybuf))
+				return 0;
+			item->slot = s;
+			item->slot_value = v;
+			item->key = keybuf;
+			return 1;
+		}
+		if (index_slot_load(ix, (uint64_t)(s - ix->slots)) != v)
+			return 0;
+	}
+	return 0;
+}
+
+int index_walk(struct kv_index *ix, uint64_t from, uint8_t *keybuf, index_visit visit,
+	       void *arg, uint64_t *next)
+{
+	for (uint64_t pos = from; pos < ix->count; pos++) {
+		uint64_t v = index_slot_load(ix, pos);
+		if (v == 0 || index_slot_is_tentative(v))
+			continue;
+		struct index_item item = { .pos = pos };
+		if (!walk_item(ix, &ix->slots[pos], v, keybuf, &item))
+			continue;
+		int rc = visit(arg, &item);
+		if (rc) {
+			if (next)
+				*next = pos + 1;
+			return rc;
+		}
+	}
+	if (next)
+		*next = ix->count;
+	return 0;
+}
+
+/* Reads the entry slot value v names, for key k.  Returns an enum
+ * entry_read_result or E_CORRUPT. */
+static int read_named(struct kv_index *ix, const struct entry_key *k, uint64_t v,
+		      struct entry_snap *snap)
+{
+	uint64_t off = index_slot_offset(ix, v);
 	if (!off)
 		return error_set(SHMEMORA_E_CORRUPT, "index slot %016llx points outside the data "
 				 "partitions", (unsigned long long)v);
-	struct kv_entry *e = (struct kv_entry *)(pool->base + off);
-	coherence_invalidate(&pool->coh, e, sizeof *e + k->len);
-	uint64_t s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
-	if (s1 & 1)
-		return -1; /* freed or being rebuilt since we read the slot */
-	uint8_t cls = __atomic_load_n(&e->size_class, __ATOMIC_RELAXED);
-	uint32_t klen = __atomic_load_n(&e->key_len, __ATOMIC_RELAXED);
-	uint32_t vlen = __atomic_load_n(&e->value_len, __ATOMIC_RELAXED);
-	uint64_t ns = __atomic_load_n(&e->ns_hash, __ATOMIC_RELAXED);
-	int sane = alloc_check_block(pool, off, cls) >= 0 && klen <= pool->sb.max_key &&
-		   vlen <= pool->sb.max_value &&
-		   sizeof *e + (uint64_t)klen + vlen <= pool->sb.size_class[cls];
-	int match = sane && ns == k->ns_hash && klen == k->len &&
-		    seqlock_equal((const uint8_t *)(e + 1), k->key, k->len);
-	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&e->seq, memory_order_relaxed) != s1)
-		return -1;
-	if (!sane)
-		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu has an impossible header "
-				 "(class %u, key %u bytes, value %u bytes)", (unsigned long long)off,
-				 cls, klen, vlen);
-	*offset = off;
-	*seq = s1;
-	return match;
+	return entry_read(ix->entries, off, k, snap);
 }
 
-int index_find(struct shmemora_pool *pool, const struct index_key *k, struct index_hit *hit)
+int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
+	       struct index_hit *hit)
 {
-	for (int attempt = 0; attempt < 1000; attempt++) {
-		int retry = 0;
-		for (unsigned i = 0; i < WINDOW && !retry; i++) {
-			_Atomic uint64_t *s = window_slot(pool, k->hash, i);
-			coherence_invalidate(&pool->coh, s, sizeof *s);
-			/* Acquire: pairs with the release CAS that published the
-			 * slot, so the entry it names is fully written. */
-			uint64_t v = atomic_load_explicit(s, memory_order_acquire);
-			if (v == 0 || (v & TENTATIVE) || ((v >> FP_SHIFT) & FP_MASK) != fingerprint(k->hash))
+	for (int attempt = 0; attempt < FIND_ATTEMPTS; attempt++) {
+		bool retry = false;
+		for (unsigned i = 0; i < INDEX_WINDOW && !retry; i++) {
+			_Atomic uint64_t *s = index_window_slot(ix, hash, i);
+			uint64_t v = load_slot(ix, s);
+			if (v == 0 || index_slot_is_tentative(v) || !index_slot_fp_matches(v, hash))
 				continue;
-			uint64_t off, seq;
-			int m = entry_matches(pool, k, v, &off, &seq);
-			if (m < -1)
+			int m = read_named(ix, k, v, &hit->snap);
+			if (m < ENTRY_RETRY)
 				return m;
-			if (m == -1) {
-				retry = 1;
-			} else if (m == 1) {
+			if (m == ENTRY_RETRY) {
+				retry = true;
+			} else if (m == ENTRY_MATCH) {
 				/* Still published in this slot? Then it was live at a
 				 * moment between the two loads. */
-				if (atomic_load_explicit(s, memory_order_acquire) != v) {
-					retry = 1;
+				if (load_slot(ix, s) != v) {
+					retry = true;
 					continue;
 				}
-				*hit = (struct index_hit){ s, v, off, (struct kv_entry *)(pool->base + off), seq };
+				hit->slot = s;
+				hit->slot_value = v;
 				return 1;
 			}
 		}
 		if (!retry)
 			return 0;
 	}
-	return error_set(SHMEMORA_E_BUSY, "index lookup kept racing concurrent writers");
+	return error_set(SHMEMORA_E_CONTENDED, "index lookup kept racing concurrent writers "
+			 "of this key (%d attempts)", FIND_ATTEMPTS);
 }
 
-bool index_tentative_abandoned(const struct shmemora_pool *pool, uint64_t v)
+bool index_tentative_abandoned(const struct kv_index *ix, uint64_t v)
 {
-	uint64_t off = index_slot_offset(pool, v);
-	if (!off)
+	uint64_t off = index_slot_offset(ix, v);
+	struct entry_snap snap;
+	if (!off || entry_read(ix->entries, off, NULL, &snap) != ENTRY_OTHER)
 		return true;
 	/* The entry names the host incarnation that built it.  If the slot has
 	 * moved on (killed, and taken over by a new process) or its holder is
 	 * dead, nobody will ever confirm this slot. */
-	const struct kv_entry *e = (const struct kv_entry *)(pool->base + off);
-	uint32_t host = __atomic_load_n(&e->owner_host, __ATOMIC_RELAXED);
-	uint32_t epoch = __atomic_load_n(&e->owner_epoch, __ATOMIC_RELAXED);
-	return !hosts_incarnation_alive(&pool->registry, host, epoch);
+	return !hosts_incarnation_alive(ix->registry, snap.owner_host, snap.owner_epoch);
 }
 
-/* After placing our tentative slot at window position `mine`: is there a
+bool index_clear_slot(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v)
+{
+	/* seq_cst, like every slot CAS: see index_publish_new. */
+	bool ok = atomic_compare_exchange_strong(s, &v, 0);
+	coherence_writeback(ix->coh, s, sizeof *s);
+	return ok;
+}
+
+/*
+ * After placing our tentative slot at window position `mine`: is there a
  * competitor that wins?  Returns 1 (we lose: a confirmed copy, hit filled,
- * or a live tentative one at a lower position), 0 (we win), or <0 error. */
-static int competitor(struct shmemora_pool *pool, const struct index_key *k, unsigned mine,
-		      struct index_hit *hit, bool *wait)
+ * or a live tentative one at a lower position: *wait), 0 (we win), or <0.
+ *
+ * The loads here are sequentially consistent, and so is the CAS that placed
+ * our tentative slot: two writers of one key each store their slot and then
+ * load the other's (a store-buffering pattern), and only sequential
+ * consistency guarantees that at least one of them sees the other.  With
+ * release/acquire both could miss each other and both confirm.
+ */
+static int competitor(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
+		      unsigned mine, struct index_hit *hit, bool *wait)
 {
 	*wait = false;
-	for (unsigned i = 0; i < WINDOW; i++) {
+	for (unsigned i = 0; i < INDEX_WINDOW; i++) {
 		if (i == mine)
 			continue;
-		_Atomic uint64_t *s = window_slot(pool, k->hash, i);
-		coherence_invalidate(&pool->coh, s, sizeof *s);
-		uint64_t v = atomic_load(s);
-		if (v == 0 || ((v >> FP_SHIFT) & FP_MASK) != fingerprint(k->hash))
+		_Atomic uint64_t *s = index_window_slot(ix, hash, i);
+		coherence_invalidate(ix->coh, s, sizeof *s);
+		uint64_t v = atomic_load(s); /* seq_cst: see above */
+		if (v == 0 || !index_slot_fp_matches(v, hash))
 			continue;
-		uint64_t off, seq;
-		int m = entry_matches(pool, k, v & ~TENTATIVE, &off, &seq);
-		if (m < -1)
+		struct entry_snap snap;
+		int m = read_named(ix, k, v & ~SLOT_TENTATIVE, &snap);
+		if (m < ENTRY_RETRY)
 			return m;
-		if (m != 1)
+		if (m != ENTRY_MATCH)
 			continue; /* another key, or changing: not a copy of ours */
-		if (!(v & TENTATIVE)) {
-			*hit = (struct index_hit){ s, v, off, (struct kv_entry *)(pool->base + off), seq };
+		if (!index_slot_is_tentative(v)) {
+			*hit = (struct index_hit){ s, v, snap };
 			return 1;
 		}
 		if (i < mine) {
-			if (index_tentative_abandoned(pool, v)) {
-				uint64_t expect = v;
-				atomic_compare_exchange_strong(s, &expect, 0);
+			if (index_tentative_abandoned(ix, v)) {
+				index_clear_slot(ix, s, v);
 				continue;
 			}
 			*wait = true; /* a live writer ahead of us: let it finish */
@@ -190,73 +226,78 @@ static int competitor(struct shmemora_pool *pool, const struct index_key *k, uns
 	return 0;
 }
 
-int index_publish_new(struct shmemora_pool *pool, const struct index_key *k, uint64_t offset,
-		      struct index_hit *hit)
+/* Places `tentative` in the first empty slot of the window: its position,
+ * or INDEX_WINDOW when the window is full. */
+static unsigned claim_empty(struct kv_index *ix, uint64_t hash, uint64_t tentative)
 {
-	uint64_t confirmed = slot_make(k->hash, offset, false);
-	uint64_t tentative = confirmed | TENTATIVE;
-	for (int attempt = 0; attempt < 100000; attempt++) {
-		/* Claim the first empty slot of the window. */
-		unsigned mine = WINDOW;
-		_Atomic uint64_t *s = NULL;
-		for (unsigned i = 0; i < WINDOW; i++) {
-			s = window_slot(pool, k->hash, i);
-			coherence_invalidate(&pool->coh, s, sizeof *s);
-			uint64_t expect = 0;
-			/* Release: our entry is written before the slot names it. */
-			if (atomic_load_explicit(s, memory_order_relaxed) == 0 &&
-			    atomic_compare_exchange_strong_explicit(s, &expect, tentative,
-								    memory_order_seq_cst,
-								    memory_order_relaxed)) {
-				mine = i;
-				break;
-			}
+	for (unsigned i = 0; i < INDEX_WINDOW; i++) {
+		_Atomic uint64_t *s = index_window_slot(ix, hash, i);
+		uint64_t expect = 0;
+		/* seq_cst, not merely release: the store half of the
+		 * store-buffering pattern in competitor(); release also orders
+		 * our entry's contents before the slot names it. */
+		if (load_slot(ix, s) == 0 &&
+		    atomic_compare_exchange_strong_explicit(s, &expect, tentative,
+							    memory_order_seq_cst,
+							    memory_order_relaxed)) {
+			coherence_writeback(ix->coh, s, sizeof *s);
+			return i;
 		}
-		if (mine == WINDOW)
+	}
+	return INDEX_WINDOW;
+}
+
+int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
+		      uint64_t offset, struct index_hit *hit)
+{
+	uint64_t confirmed = index_slot_make(hash, offset, false);
+	uint64_t tentative = confirmed | SLOT_TENTATIVE;
+	for (int attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
+		unsigned mine = claim_empty(ix, hash, tentative);
+		if (mine == INDEX_WINDOW)
 			return error_set(SHMEMORA_E_NO_SPACE,
 					 "the index has no free slot near this key's home bucket "
 					 "(%llu slots): create the pool with more --index-slots",
-					 (unsigned long long)pool->sb.index_slots);
-		coherence_writeback(&pool->coh, s, sizeof *s);
+					 (unsigned long long)ix->count);
+		_Atomic uint64_t *s = index_window_slot(ix, hash, mine);
 		bool wait;
-		int c = competitor(pool, k, mine, hit, &wait);
+		int c = competitor(ix, k, hash, mine, hit, &wait);
 		if (c == 0) {
 			uint64_t expect = tentative;
+			/* seq_cst: a confirmed slot is what readers look for. */
 			if (atomic_compare_exchange_strong(s, &expect, confirmed)) {
-				coherence_writeback(&pool->coh, s, sizeof *s);
+				coherence_writeback(ix->coh, s, sizeof *s);
+				hit->slot = s;
+				hit->slot_value = confirmed;
 				return 0;
 			}
-			/* Cleared as if we were dead: place it again. */
-			continue;
+			continue; /* cleared as if we were dead: place it again */
 		}
 		/* We lose (or must wait): withdraw our tentative slot. */
-		uint64_t expect = tentative;
-		atomic_compare_exchange_strong(s, &expect, 0);
-		coherence_writeback(&pool->coh, s, sizeof *s);
+		index_clear_slot(ix, s, tentative);
 		if (c < 0)
 			return c;
 		if (!wait)
 			return 1;
 		sched_yield();
 	}
-	return error_set(SHMEMORA_E_BUSY, "publishing a new key kept racing another writer");
+	return error_set(SHMEMORA_E_CONTENDED, "publishing a new key kept racing another "
+			 "writer of it (%d attempts)", PUBLISH_ATTEMPTS);
 }
 
-bool index_replace(struct shmemora_pool *pool, const struct index_hit *hit, uint64_t offset)
+bool index_replace(struct kv_index *ix, const struct index_hit *hit, uint64_t offset)
 {
 	uint64_t expect = hit->slot_value;
-	uint64_t fp_hash = ((hit->slot_value >> FP_SHIFT) & FP_MASK) << FP_SHIFT;
-	uint64_t v = fp_hash | (offset / 64);
-	/* Release via seq_cst: the new entry is written before it is named. */
-	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, v);
-	coherence_writeback(&pool->coh, hit->slot, sizeof *hit->slot);
+	uint64_t fp = hit->slot_value & (SLOT_FP_MASK << SLOT_FP_SHIFT);
+	/* seq_cst (so also release): the new entry is built before it is
+	 * named, and the replace is ordered against namespace deletion's
+	 * state change (kv.c). */
+	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, fp | offset / 64);
+	coherence_writeback(ix->coh, hit->slot, sizeof *hit->slot);
 	return ok;
 }
 
-bool index_remove(struct shmemora_pool *pool, const struct index_hit *hit)
+bool index_remove(struct kv_index *ix, const struct index_hit *hit)
 {
-	uint64_t expect = hit->slot_value;
-	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, 0);
-	coherence_writeback(&pool->coh, hit->slot, sizeof *hit->slot);
-	return ok;
+	return index_clear_slot(ix, hit->slot, hit->slot_value);
 }

@@ -1,12 +1,13 @@
 /*
  * index.h — the lock-free hash index of the KV store.
  *
- * A table of 8-byte slots in 64-byte buckets.  A key hashes (XXH3, seeded
- * with a per-pool secret) to a home bucket; it may sit in any slot of the
- * PROBE_BUCKETS buckets from there (its window).  A slot is empty (0) or
- * holds a fingerprint of the hash and the entry's offset; slots change only
- * by compare-and-swap.  There are no tombstones: a delete empties the slot,
- * so a lookup that misses scans its whole window (four cache lines).
+ * A table of 8-byte slots in 64-byte buckets, in the sync area.  A key
+ * hashes (secrets_key_hash: XXH3 seeded with a per-pool secret and the
+ * namespace) to a home bucket; it may sit in any slot of the PROBE_BUCKETS
+ * buckets from there (its window).  A slot is empty (0) or holds a
+ * fingerprint of the hash and the entry's offset; slots change only by
+ * compare-and-swap.  There are no tombstones: a delete empties the slot, so
+ * a lookup that misses scans its whole window (four cache lines).
  *
  * A new key is first published TENTATIVE, invisible to readers; the writer
  * then scans the window for the same key.  If another slot holds it
@@ -14,9 +15,15 @@
  * otherwise it confirms.  So a key is never in two confirmed slots, and a
  * reader never sees a value that is then withdrawn.  A tentative slot left
  * by a dead host is cleared by whoever finds it in the way.
+ *
+ * This module owns the slot word's format; everyone else (check, stats,
+ * tests) decodes slots with the functions below.
  */
 #ifndef SHMEMORA_INDEX_H
 #define SHMEMORA_INDEX_H
+
+#include "entry.h"
+#include "hosts.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,51 +31,109 @@
 
 #define PROBE_BUCKETS 4
 #define SLOTS_PER_BUCKET 8
+#define INDEX_WINDOW (PROBE_BUCKETS * SLOTS_PER_BUCKET)
 
-struct shmemora_pool;
-struct kv_entry;
+/* Slot word: bit 63 TENTATIVE, bits 48..62 fingerprint (15 bits of the
+ * hash), bits 0..47 the entry's pool offset / 64. */
+#define SLOT_TENTATIVE (1ULL << 63)
+#define SLOT_FP_SHIFT 48
+#define SLOT_FP_MASK 0x7fffULL
+#define SLOT_OFFSET_BITS 48
+_Static_assert(((1ULL << SLOT_OFFSET_BITS) - 1) * 64 >= MAX_POOL_SIZE,
+	       "a slot reaches every entry of the largest pool");
 
-/* What a key hashes to. */
-struct index_key {
-	uint64_t ns_hash;
-	const void *key;
-	size_t len;
-	uint64_t hash;
+static inline uint64_t index_slot_make(uint64_t hash, uint64_t offset, bool tentative)
+{
+	return (tentative ? SLOT_TENTATIVE : 0) | ((hash >> SLOT_FP_SHIFT) & SLOT_FP_MASK)
+		<< SLOT_FP_SHIFT | offset / 64;
+}
+static inline bool index_slot_is_tentative(uint64_t v) { return (v & SLOT_TENTATIVE) != 0; }
+static inline bool index_slot_fp_matches(uint64_t v, uint64_t hash)
+{
+	return ((v >> SLOT_FP_SHIFT) & SLOT_FP_MASK) == ((hash >> SLOT_FP_SHIFT) & SLOT_FP_MASK);
+}
+
+/* The index of one attached pool. */
+struct kv_index {
+	_Atomic uint64_t *slots;        /* sync area */
+	uint64_t count;                 /* a power of two, >= SLOTS_PER_BUCKET */
+	struct entries *entries;
+	const struct registry *registry;
+	const struct coherence *coh;
 };
 
-void index_hash(const struct shmemora_pool *pool, struct index_key *k);
-
-/* A confirmed slot holding the key, and the entry it points at, read
- * consistently: `seq` is the entry's (even) seqlock value at the time. */
+/* A confirmed slot holding the key, and a snapshot of its entry read
+ * consistently with it. */
 struct index_hit {
 	_Atomic uint64_t *slot;
 	uint64_t slot_value;
-	uint64_t offset;
-	struct kv_entry *entry;
-	uint64_t seq;
+	struct entry_snap snap;
 };
 
-/* Finds the key.  Returns 1 and fills `hit` if present, 0 if absent, or a
- * negative error (E_CORRUPT for a slot or entry that fails validation). */
-int index_find(struct shmemora_pool *pool, const struct index_key *k, struct index_hit *hit);
+/* The entry offset a slot value names, validated to lie in the data
+ * partitions on a 64-byte boundary; 0 if it does not. */
+uint64_t index_slot_offset(const struct kv_index *ix, uint64_t v);
 
-/* Publishes the entry at `offset` for a key that was absent.  Returns 0,
- * 1 if the key turned out to be present (another writer won; `hit` filled),
- * or a negative error (E_NO_SPACE when the window is full). */
-int index_publish_new(struct shmemora_pool *pool, const struct index_key *k, uint64_t offset,
-		      struct index_hit *hit);
+/* Slot i (0..INDEX_WINDOW-1) of the window of hash h, and its position. */
+_Atomic uint64_t *index_window_slot(const struct kv_index *ix, uint64_t h, unsigned i);
+uint64_t index_window_position(const struct kv_index *ix, uint64_t h, unsigned i);
+
+/* Does slot position `pos` lie in the window of hash `h`? */
+bool index_in_window(const struct kv_index *ix, uint64_t h, uint64_t pos);
+
+/* Reads slot position `pos` (sequentially consistent: scans that race
+ * writers rely on it, see namespace.c); its value, 0 when empty. */
+uint64_t index_slot_load(const struct kv_index *ix, uint64_t pos);
+
+/* A confirmed entry met by index_walk: its slot, and a snapshot whose key
+ * was copied to `key` and whose MAC verified over that copy. */
+struct index_item {
+	uint64_t pos;
+	_Atomic uint64_t *slot;
+	uint64_t slot_value;
+	struct entry_snap snap;
+	const uint8_t *key;
+};
+
+/* What index_walk calls for each item: 0 to go on, anything else to stop
+ * (index_walk then returns it). */
+typedef int (*index_visit)(void *arg, const struct index_item *item);
+
+/*
+ * Visits the confirmed, valid entries of slots [from, count) in slot order
+ * (`keybuf` holds max_key bytes).  Entries that fail validation or their MAC
+ * are skipped (`check` reports them).  Stops early when `visit` returns
+ * nonzero; *next (if not NULL) is then the position after the one that
+ * stopped, else `count`.  Because a published key keeps its slot until it
+ * is deleted, a key present for a whole walk is visited exactly once.
+ */
+int index_walk(struct kv_index *ix, uint64_t from, uint8_t *keybuf, index_visit visit,
+	       void *arg, uint64_t *next);
+
+/* Finds the key (whose hash is `hash`).  Returns 1 and fills `hit` if
+ * present, 0 if absent, or a negative error: E_CORRUPT for a slot or entry
+ * that fails validation, E_CONTENDED when writers kept changing it. */
+int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
+	       struct index_hit *hit);
+
+/* Publishes the entry `offset` for a key that was absent.  Returns 0 (hit's
+ * slot and slot_value say where), 1 if the key turned out to be present
+ * (another writer won; `hit` filled), or a negative error (E_NO_SPACE when
+ * the window is full, E_CONTENDED). */
+int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
+		      uint64_t offset, struct index_hit *hit);
 
 /* Replaces the entry of `hit` by the one at `offset` (CAS on the slot).
  * Returns true if the slot still held hit's entry. */
-bool index_replace(struct shmemora_pool *pool, const struct index_hit *hit, uint64_t offset);
+bool index_replace(struct kv_index *ix, const struct index_hit *hit, uint64_t offset);
 
 /* Empties hit's slot if it still holds hit's entry. */
-bool index_remove(struct shmemora_pool *pool, const struct index_hit *hit);
+bool index_remove(struct kv_index *ix, const struct index_hit *hit);
+
+/* Empties slot `s` if it still holds `v` (check, namespace deletion). */
+bool index_clear_slot(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v);
 
 /* Is a tentative slot abandoned: its publisher's incarnation gone? */
-bool index_tentative_abandoned(const struct shmemora_pool *pool, uint64_t slot_value);
-
-/* Validates a slot value and returns its entry offset (0 if invalid). */
-uint64_t index_slot_offset(const struct shmemora_pool *pool, uint64_t slot_value);
+bool index_tentative_abandoned(const struct kv_index *ix, uint64_t v);
 
 #endif

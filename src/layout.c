@@ -42,7 +42,7 @@ static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
 
 static uint64_t max_entry_bytes(uint32_t max_key, uint32_t max_value)
 {
-	return align_up((uint64_t)ENTRY_OVERHEAD_BYTES + max_key + max_value, CACHE_LINE);
+	return align_up((uint64_t)ENTRY_HEADER_BYTES + max_key + max_value, CACHE_LINE);
 }
 
 /* Fills the size-class table; returns the largest class (0 if > 40 needed). */
@@ -64,24 +64,38 @@ static uint64_t plan_size_classes(uint64_t max_entry, struct superblock *sb)
 	return 0;
 }
 
-/* End of the metadata regions (registry, table, index) for these counts. */
-static uint64_t metadata_end(uint32_t hosts, uint64_t caps, uint64_t slots, uint32_t align,
-			     struct layout_region *region)
+/* Places the regions in front of the partitions (the superblock, the sync
+ * area, the capability entries) for these counts; returns where the
+ * partitions start. */
+struct counts {
+	uint32_t hosts;
+	uint64_t caps, slots;
+	uint32_t namespaces;
+};
+
+static uint64_t metadata_end(const struct counts *n, uint32_t align, struct layout_region *region)
 {
 	struct layout_region r[REGION_COUNT];
-	r[REGION_SUPERBLOCK] = (struct layout_region){ 0, align_up(SB_BACKUP_OFFSET + SB_COPY_SPAN, align) };
-	r[REGION_REGISTRY].offset = r[REGION_SUPERBLOCK].offset + r[REGION_SUPERBLOCK].size;
-	r[REGION_REGISTRY].size = align_up((uint64_t)hosts * CACHE_LINE, align);
-	r[REGION_CAPTABLE].offset = r[REGION_REGISTRY].offset + r[REGION_REGISTRY].size;
-	r[REGION_CAPTABLE].size = align_up(caps * CACHE_LINE, align);
-	r[REGION_INDEX].offset = r[REGION_CAPTABLE].offset + r[REGION_CAPTABLE].size;
-	r[REGION_INDEX].size = align_up(slots * sizeof(uint64_t), align);
-	r[REGION_PARTITIONS].offset = r[REGION_INDEX].offset + r[REGION_INDEX].size;
-	r[REGION_PARTITIONS].size = 0;
-	r[REGION_RAW] = (struct layout_region){ 0, 0 }; /* placed by layout_plan */
+	const uint64_t size[REGION_PARTITIONS] = {
+		[REGION_SUPERBLOCK] = SB_BACKUP_OFFSET + SB_COPY_SPAN,
+		[REGION_REGISTRY] = (uint64_t)n->hosts * sizeof(struct host_slot),
+		[REGION_CAPSYNC] = n->caps * sizeof(struct cap_sync),
+		[REGION_NAMESPACES] = (uint64_t)n->namespaces * sizeof(struct ns_record),
+		[REGION_INDEX] = n->slots * sizeof(uint64_t),
+		[REGION_HEAP] = (uint64_t)n->hosts * sizeof(struct heap_header),
+		[REGION_CAPTABLE] = n->caps * sizeof(struct cap_entry),
+	};
+	uint64_t at = 0;
+	for (int i = 0; i < REGION_PARTITIONS; i++) {
+		r[i].offset = at;
+		r[i].size = align_up(size[i], align);
+		at += r[i].size;
+	}
+	r[REGION_PARTITIONS] = (struct layout_region){ at, 0 }; /* sized by layout_plan */
+	r[REGION_RAW] = (struct layout_region){ 0, 0 };
 	if (region)
 		memcpy(region, r, sizeof r);
-	return r[REGION_PARTITIONS].offset;
+	return at;
 }
 
 static uint64_t default_caps(uint64_t size)
@@ -94,9 +108,20 @@ static uint64_t default_slots(uint64_t size)
 	return clamp_u64(pow2_floor(size / 256), 64, MAX_INDEX_SLOTS);
 }
 
+static uint32_t default_namespaces(uint64_t size)
+{
+	return (uint32_t)clamp_u64(pow2_floor(size >> 20), 64, 4096);
+}
+
+static struct counts default_counts(uint32_t hosts, uint64_t size)
+{
+	return (struct counts){ hosts, default_caps(size), default_slots(size),
+				default_namespaces(size) };
+}
+
 static uint64_t min_partition(uint64_t largest_class, uint32_t align)
 {
-	uint64_t need = PARTITION_HEADER_BYTES + largest_class;
+	uint64_t need = largest_class;
 	if (need < MIN_PARTITION_BYTES)
 		need = MIN_PARTITION_BYTES;
 	return align_up(need, align);
@@ -109,8 +134,8 @@ uint64_t layout_min_size(uint32_t hosts, uint32_t alignment)
 	uint64_t part = min_partition(0, alignment);
 	uint64_t size = align_up((uint64_t)hosts * part, alignment);
 	for (;;) {
-		uint64_t need = metadata_end(hosts, default_caps(size), default_slots(size),
-					     alignment, NULL) + (uint64_t)hosts * part +
+		struct counts n = default_counts(hosts, size);
+		uint64_t need = metadata_end(&n, alignment, NULL) + (uint64_t)hosts * part +
 				align_up(size / 64, alignment);
 		need = align_up(need, alignment);
 		if (need <= size)
@@ -131,17 +156,20 @@ static void format_bytes(uint64_t v, char *out, size_t n)
 		snprintf(out, n, "%" PRIu64 " bytes", v);
 }
 
-static int does_not_fit(uint64_t size, uint32_t hosts, uint64_t caps, uint64_t slots,
-			uint32_t align, uint64_t raw, uint64_t part_min, const char *why)
+static int does_not_fit(uint64_t size, const struct counts *n, uint32_t align, uint64_t raw,
+			uint64_t part_min, const char *why)
 {
-	uint64_t need = align_up(metadata_end(hosts, caps, slots, align, NULL) + raw +
-				 (uint64_t)hosts * part_min, align);
+	uint64_t need = align_up(metadata_end(n, align, NULL) + raw +
+				 (uint64_t)n->hosts * part_min, align);
 	uint32_t fit = 0;
-	for (uint32_t h = hosts; h > 0; h--)
-		if (metadata_end(h, caps, slots, align, NULL) + raw + (uint64_t)h * part_min <= size) {
+	for (uint32_t h = n->hosts; h > 0; h--) {
+		struct counts fewer = *n;
+		fewer.hosts = h;
+		if (metadata_end(&fewer, align, NULL) + raw + (uint64_t)h * part_min <= size) {
 			fit = h;
 			break;
 		}
+	}
 	char have[32], want[32], part[32];
 	format_bytes(size, have, sizeof have);
 	format_bytes(need, want, sizeof want);
@@ -150,11 +178,11 @@ static int does_not_fit(uint64_t size, uint32_t hosts, uint64_t caps, uint64_t s
 		return error_set(SHMEMORA_E_GEOMETRY,
 				 "a pool of %s cannot hold %u hosts (%s; each partition needs at "
 				 "least %s): use --size %s or more, or --hosts %u or fewer",
-				 have, hosts, why, part, want, fit);
+				 have, n->hosts, why, part, want, fit);
 	return error_set(SHMEMORA_E_GEOMETRY,
 			 "a pool of %s cannot hold %u hosts (%s; each partition needs at "
 			 "least %s): use --size %s or more",
-			 have, hosts, why, part, want);
+			 have, n->hosts, why, part, want);
 }
 
 int layout_plan(const struct geometry_request *req, struct superblock *sb)
@@ -166,6 +194,9 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 	int value_is_default = req->max_value == 0;
 	uint32_t max_value = value_is_default ? DEFAULT_MAX_VALUE : req->max_value;
 
+	if (size > MAX_POOL_SIZE)
+		return error_set(SHMEMORA_E_GEOMETRY, "a pool of %" PRIu64 " bytes is larger than "
+				 "the format's limit of 4 TiB", size);
 	if (!is_pow2(align) || align < MIN_ALIGNMENT || align > (1u << 30))
 		return error_set(SHMEMORA_E_GEOMETRY, "alignment %u is not a power of two "
 				 "between 4 KiB and 1 GiB", align);
@@ -190,10 +221,14 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 		return error_set(SHMEMORA_E_GEOMETRY, "%" PRIu64 " capabilities is more than "
 				 "the limit of %llu", caps, (unsigned long long)MAX_CAPABILITIES);
 	uint64_t slots = req->index_slots ? pow2_ceil(req->index_slots) : default_slots(size);
-	if (slots < INDEX_SLOTS_PER_BUCKET || slots > MAX_INDEX_SLOTS)
+	if (slots < MIN_INDEX_SLOTS || slots > MAX_INDEX_SLOTS)
 		return error_set(SHMEMORA_E_GEOMETRY, "%" PRIu64 " index slots out of range "
-				 "%d..%llu", slots, INDEX_SLOTS_PER_BUCKET,
-				 (unsigned long long)MAX_INDEX_SLOTS);
+				 "%u..%llu", slots, MIN_INDEX_SLOTS, (unsigned long long)MAX_INDEX_SLOTS);
+	uint32_t namespaces = req->ns_entries ? req->ns_entries : default_namespaces(size);
+	if (namespaces > MAX_NAMESPACES)
+		return error_set(SHMEMORA_E_GEOMETRY, "%u namespaces is more than the limit of %u",
+				 namespaces, MAX_NAMESPACES);
+	struct counts n = { hosts, caps, slots, namespaces };
 
 	/* The raw area (the raw region API's bytes) sits at the end of the pool,
 	 * apart from the KV partitions, so no region token can reach a
@@ -205,13 +240,13 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 				 "a pool of %" PRIu64, raw, size);
 	memset(sb->region, 0, sizeof sb->region);
 	memset(sb->size_class, 0, sizeof sb->size_class);
-	uint64_t data_start = metadata_end(hosts, caps, slots, align, sb->region);
+	uint64_t data_start = metadata_end(&n, align, sb->region);
 	uint64_t largest = plan_size_classes(max_entry_bytes(max_key, max_value), sb);
 	if (largest == 0)
 		return error_set(SHMEMORA_E_GEOMETRY, "max key plus max value needs more than "
 				 "%d size classes", SIZE_CLASSES_MAX);
 	if (data_start + raw >= size)
-		return does_not_fit(size, hosts, caps, slots, align, raw,
+		return does_not_fit(size, &n, align, raw,
 				    min_partition(value_is_default ? 0 : largest, align),
 				    "its metadata alone fills it");
 	uint64_t part = align_down((size - data_start - raw) / hosts, align);
@@ -219,7 +254,7 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 	/* An unset max value shrinks to fit small partitions (a quarter of the
 	 * partition at most); an explicit one is honoured or refused. */
 	while (value_is_default && max_value > 256 &&
-	       PARTITION_HEADER_BYTES + 4 * largest > part) {
+	       4 * largest > part) {
 		max_value /= 2;
 		largest = plan_size_classes(max_entry_bytes(max_key, max_value), sb);
 	}
@@ -229,11 +264,11 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 			format_bytes(max_value, v, sizeof v);
 			char why[96];
 			snprintf(why, sizeof why, "a %s value must fit in one partition", v);
-			return does_not_fit(size, hosts, caps, slots, align, raw,
-					    min_partition(largest, align), why);
+			return does_not_fit(size, &n, align, raw, min_partition(largest, align),
+					    why);
 		}
-		return does_not_fit(size, hosts, caps, slots, align, raw,
-				    min_partition(0, align), "partitions too small");
+		return does_not_fit(size, &n, align, raw, min_partition(0, align),
+				    "partitions too small");
 	}
 	memset(sb->size_class + sb->size_class_count, 0,
 	       sizeof(uint32_t) * (SIZE_CLASSES_MAX - sb->size_class_count));
@@ -243,6 +278,7 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 	sb->max_hosts = hosts;
 	sb->cap_entries = caps;
 	sb->index_slots = slots;
+	sb->ns_entries = namespaces;
 	sb->max_key = max_key;
 	sb->max_value = max_value;
 	sb->partition_size = part;
@@ -266,13 +302,14 @@ int layout_check(const struct superblock *sb)
 	struct geometry_request req = {
 		.pool_size = sb->pool_size, .alignment = sb->alignment,
 		.max_hosts = sb->max_hosts, .cap_entries = sb->cap_entries,
-		.index_slots = sb->index_slots, .max_key = sb->max_key,
+		.index_slots = sb->index_slots, .ns_entries = sb->ns_entries,
+		.max_key = sb->max_key,
 		.max_value = sb->max_value,
 		.raw_size = sb->raw_size, .raw_size_set = 1,
 	};
 	/* Zero fields would select defaults; a stored zero is corruption. */
 	if (!req.pool_size || !req.alignment || !req.max_hosts || !req.cap_entries ||
-	    !req.index_slots || !req.max_key || !req.max_value)
+	    !req.index_slots || !req.ns_entries || !req.max_key || !req.max_value)
 		return error_set(SHMEMORA_E_CORRUPT, "superblock geometry has a zero field");
 	struct superblock planned;
 	memset(&planned, 0, sizeof planned);

@@ -4,14 +4,27 @@
  * byte for byte; the _Static_asserts below pin what that document promises.
  *
  * The pool is one contiguous range addressed by 64-bit offsets from its base
- * (hosts map it at different addresses; nothing stored is a pointer):
+ * (hosts map it at different addresses; nothing stored is a pointer).  It has
+ * three parts:
  *
- *   [superblock: primary at 0, backup at 4096]  region 0
- *   [host registry: one 64-byte line per host]  region 1
- *   [capability table: one 64-byte line/token]  region 2
- *   [KV index: 8-byte slots, 64-byte buckets]   region 3
- *   [data partitions: one per host slot]        region 4
- *   [raw area: the raw region API's bytes]      region 5
+ *   superblock   [primary at 0, backup at 4096]                  region 0
+ *   sync area    the words that hosts change with atomic read-modify-write
+ *                (compare-and-swap, fetch-and-add):
+ *                  host registry: one 64-byte line per host        region 1
+ *                  capability sync words: 32 bytes per token       region 2
+ *                  namespace table: one 64-byte line per namespace region 3
+ *                  KV index: 8-byte slots in 64-byte buckets       region 4
+ *                  heap headers: free lists and bump pointers      region 5
+ *   data area    everything else, written with plain stores:
+ *                  capability entries: one 64-byte line per token  region 6
+ *                  data partitions: KV entries, one per host slot  region 7
+ *                  raw area: the raw region API's bytes            region 8
+ *
+ * Cross-host atomics need memory that is coherent between hosts.  Keeping
+ * those words together lets a deployment without cross-host coherence (CXL
+ * 2.0 sharing, `flush` mode) back just the sync area with coherent or
+ * uncached memory; the data area is kept consistent by cache-line write-back
+ * and invalidation (coherence.h, docs/coherence.md).
  *
  * Each region starts on the pool's alignment (4 KiB; the page size on
  * hugetlbfs; 2 MiB on devdax).  Fields are fixed-width little-endian.
@@ -41,6 +54,7 @@
 #define MIN_ALIGNMENT 4096u
 
 #define DEFAULT_POOL_SIZE (1ULL << 30)
+#define MAX_POOL_SIZE (1ULL << 42)        /* 4 TiB: what 64-byte references reach */
 #define DEFAULT_HOSTS 8u
 #define MAX_HOSTS 4096u
 #define DEFAULT_MAX_KEY 1024u
@@ -50,20 +64,26 @@
 #define DEFAULT_LEASE_MS 30000u
 #define MAX_CAPABILITIES (1ULL << 24)
 #define MAX_INDEX_SLOTS (1ULL << 34)
-#define INDEX_SLOTS_PER_BUCKET 8
-#define PARTITION_HEADER_BYTES 4096u      /* free-list heads etc. (KV issue) */
-#define ENTRY_OVERHEAD_BYTES 64u          /* budget for an entry's header */
+#define MIN_INDEX_SLOTS 8u                /* one bucket */
+#define MAX_NAMESPACES (1u << 20)
+#define ENTRY_HEADER_BYTES 64u            /* struct kv_entry */
 #define MIN_PARTITION_BYTES (64u << 10)
+#define MAX_TOKEN_DEPTH 15u               /* derivation levels below a root token */
 
 enum region_id {
 	REGION_SUPERBLOCK = 0,
 	REGION_REGISTRY = 1,
-	REGION_CAPTABLE = 2,
-	REGION_INDEX = 3,
-	REGION_PARTITIONS = 4,
-	REGION_RAW = 5,
-	REGION_COUNT = 6,
+	REGION_CAPSYNC = 2,
+	REGION_NAMESPACES = 3,
+	REGION_INDEX = 4,
+	REGION_HEAP = 5,
+	REGION_CAPTABLE = 6,
+	REGION_PARTITIONS = 7,
+	REGION_RAW = 8,
+	REGION_COUNT = 9,
 };
+#define REGION_SYNC_FIRST REGION_REGISTRY
+#define REGION_SYNC_LAST REGION_HEAP
 
 struct layout_region {
 	uint64_t offset;
@@ -90,12 +110,13 @@ struct superblock {
 	uint64_t cap_entries;             /*  96 */
 	uint64_t index_slots;             /* 104 power of two */
 	uint64_t partition_size;          /* 112 */
-	struct layout_region region[REGION_COUNT]; /* 120 */
-	uint32_t size_class_count;        /* 216 */
-	uint32_t size_class[SIZE_CLASSES_MAX]; /* 220 ascending entry sizes */
-	uint32_t flags;                   /* 380 zero in version 1 */
-	uint64_t raw_size;                /* 384 bytes of the raw area (may be 0) */
-	uint8_t reserved[80];             /* 392 zero */
+	uint32_t ns_entries;              /* 120 namespace table records */
+	uint32_t size_class_count;        /* 124 */
+	uint32_t size_class[SIZE_CLASSES_MAX]; /* 128 ascending entry sizes */
+	struct layout_region region[REGION_COUNT]; /* 288 */
+	uint64_t raw_size;                /* 432 bytes of the raw area (may be 0) */
+	uint32_t flags;                   /* 440 zero in version 2 */
+	uint8_t reserved[28];             /* 444 zero */
 	uint8_t mac[32];                  /* 472 HMAC-SHA256(key, bytes 0..471) */
 	uint64_t checksum;                /* 504 XXH3-64(bytes 0..503) */
 };
@@ -103,16 +124,17 @@ struct superblock {
 _Static_assert(sizeof(struct superblock) == 512, "superblock is 512 bytes");
 _Static_assert(offsetof(struct superblock, format_version) == 8, "version at 8");
 _Static_assert(offsetof(struct superblock, pool_size) == 48, "pool_size at 48");
-_Static_assert(offsetof(struct superblock, region) == 120, "regions at 120");
-_Static_assert(offsetof(struct superblock, size_class_count) == 216, "classes at 216");
-_Static_assert(offsetof(struct superblock, flags) == 380, "flags at 380");
-_Static_assert(offsetof(struct superblock, raw_size) == 384, "raw size at 384");
+_Static_assert(offsetof(struct superblock, ns_entries) == 120, "namespaces at 120");
+_Static_assert(offsetof(struct superblock, size_class) == 128, "classes at 128");
+_Static_assert(offsetof(struct superblock, region) == 288, "regions at 288");
+_Static_assert(offsetof(struct superblock, raw_size) == 432, "raw size at 432");
+_Static_assert(offsetof(struct superblock, flags) == 440, "flags at 440");
 _Static_assert(offsetof(struct superblock, mac) == 472, "mac at 472");
 _Static_assert(offsetof(struct superblock, checksum) == 504, "checksum at 504");
 
 /*
- * One host slot: a cache line.  `owner` is the only word changed by
- * compare-and-swap; it packs the slot state (bits 0-1), the epoch (bits
+ * One host slot (sync area): a cache line.  `owner` is the only word changed
+ * by compare-and-swap; it packs the slot state (bits 0-1), the epoch (bits
  * 2-31, bumped by every claim) and the time of the last state change in
  * seconds since the Unix epoch (bits 32-63).  The identity fields are
  * written by the claimer between its CLAIMING and ATTACHED transitions.
@@ -131,65 +153,107 @@ _Static_assert(sizeof(struct host_slot) == CACHE_LINE, "host slot is one line");
 _Static_assert(offsetof(struct host_slot, heartbeat_ns) == 48, "heartbeat at 48");
 
 /*
- * One capability table entry: a cache line.  `state` is the only word
- * changed by compare-and-swap: bits 0-1 the state (enum cap_state), bits
- * 2-13 the host that minted it, bits 14-63 the generation, bumped by every
- * transition except publish, so a tag minted for one generation never
- * verifies for another.  The other fields are written only while the entry
- * is MINTING and read under the seqlock protocol of token.c.  The token's tag
- * is never stored.
+ * A capability's sync words (sync area, 32 bytes; two per line).  `state`
+ * is changed only by compare-and-swap; captable.h owns its encoding (state,
+ * minting host, generation).  `used` counts what this token's descendants
+ * hold against its quota.  `tomb` is the id of the token revoked in this
+ * slot: a revocation is two words (state and tomb), so writing back one
+ * old word never revives a token, and a late tomb write can never hit a
+ * token minted later in the same slot, whose id differs.
  */
-struct cap_entry {
+struct cap_sync {
 	_Atomic uint64_t state;           /*  0 */
-	uint64_t id;                      /*  8 random high 40 bits | slot index */
-	uint64_t a;                       /* 16 region offset | namespace hash */
-	uint64_t b;                       /* 24 region length | key hash */
-	uint64_t expires_ns;              /* 32 CLOCK_REALTIME, 0 = never */
-	uint64_t parent_id;               /* 40 0 = none (a root token) */
-	uint32_t rights;                  /* 48 enum shmemora_right bits */
-	uint16_t scope;                   /* 52 enum shmemora_scope */
-	uint16_t owner_host;              /* 54 host that minted it */
-	uint64_t reserved;                /* 56 zero */
+	_Atomic uint64_t used;            /*  8 */
+	_Atomic uint64_t tomb;            /* 16 */
+	uint64_t reserved;                /* 24 zero */
 };
-_Static_assert(sizeof(struct cap_entry) == CACHE_LINE, "capability entry is one line");
-_Static_assert(offsetof(struct cap_entry, rights) == 48, "rights at 48");
+_Static_assert(sizeof(struct cap_sync) == 32, "capability sync words are 32 bytes");
 
 /*
- * The header of each host's data partition (its first 4096 bytes).  Only
- * the owning host allocates; any host frees, by pushing onto the owner's
- * list.  A list head packs a 30-bit tag (bumped on every change, against
- * ABA) above the entry's partition-relative offset in 64-byte units.
+ * A capability's fields (data area): one cache line, written only while its
+ * sync state is MINTING.  The token's tag is never stored: it is an HMAC
+ * over these fields and the generation.  `lineage` is a keyed hash of the
+ * ids of every ancestor, root first, so the chain a token hangs from cannot
+ * be edited without the key.
  */
-struct partition_header {
-	_Atomic uint64_t bump;            /*   0 bytes used from the partition start; 0: fresh */
+struct cap_entry {
+	uint64_t id;                      /*  0 random high 40 bits | slot index */
+	uint64_t a;                       /*  8 region offset | namespace hash */
+	uint64_t b;                       /* 16 region length | key hash */
+	uint64_t expires_ns;              /* 24 CLOCK_REALTIME, 0 = never */
+	uint64_t parent_id;               /* 32 0 = none (a root token) */
+	uint64_t lineage;                 /* 40 keyed hash of the ancestors' ids */
+	uint32_t quota;                   /* 48 tokens its descendants may hold */
+	uint32_t ns_gen;                  /* 52 namespace incarnation (ns, key scopes) */
+	uint32_t reserved;                /* 56 zero */
+	uint16_t owner_host;              /* 60 host that minted it */
+	uint8_t rights;                   /* 62 enum shmemora_right bits */
+	uint8_t scope_depth;              /* 63 scope (bits 0-3), depth (bits 4-7) */
+};
+_Static_assert(sizeof(struct cap_entry) == CACHE_LINE, "capability entry is one line");
+_Static_assert(offsetof(struct cap_entry, quota) == 48, "quota at 48");
+_Static_assert(MAX_TOKEN_DEPTH < 16, "depth fits its four bits");
+_Static_assert(MAX_HOSTS <= UINT16_MAX + 1u, "owner_host fits 16 bits");
+
+/*
+ * A namespace record (sync area): one cache line.  `state` is changed only
+ * by compare-and-swap; nstable.h owns its encoding (state, incarnation,
+ * whether usage is counted).  A record is bound to one namespace hash for
+ * good once claimed, so probe sequences never break.
+ */
+struct ns_record {
+	_Atomic uint64_t state;           /*  0 */
+	_Atomic uint64_t ns_hash;         /*  8 0 = never used */
+	_Atomic uint64_t keys;            /* 16 counted keys (when limits are on) */
+	_Atomic uint64_t bytes;           /* 24 counted key + value bytes */
+	_Atomic uint64_t max_keys;        /* 32 0 = no limit */
+	_Atomic uint64_t max_bytes;       /* 40 0 = no limit */
+	uint64_t reserved[2];             /* 48 zero */
+};
+_Static_assert(sizeof(struct ns_record) == CACHE_LINE, "namespace record is one line");
+
+/*
+ * The allocator header of one host's partition (sync area, heap region).
+ * Only the owning host allocates; any host frees, by pushing onto the
+ * owner's list.  alloc.h owns the encoding of a list head.
+ */
+struct heap_header {
+	_Atomic uint64_t bump;            /*   0 bytes carved from the partition's start */
 	uint64_t reserved0;               /*   8 */
 	_Atomic uint64_t free_head[SIZE_CLASSES_MAX];    /*  16 */
 	_Atomic uint64_t allocated[SIZE_CLASSES_MAX];    /* 336 entries in use per class */
+	uint8_t reserved1[48];            /* 656 */
 };
-_Static_assert(sizeof(struct partition_header) <= PARTITION_HEADER_BYTES, "fits its page");
+#define HEAP_HEADER_BYTES 704u
+_Static_assert(sizeof(struct heap_header) == HEAP_HEADER_BYTES, "heap header size");
+_Static_assert(HEAP_HEADER_BYTES % CACHE_LINE == 0, "heap headers are whole lines");
 
 /*
- * A key-value entry: this 40-byte header, the key, then the value, in one
- * size-class block of a partition.  `seq` is the entry's seqlock word: odd
- * while the block is free or being built, even once published; every
- * transition adds one, so a reader that sees the same even value before and
- * after its copy read a whole entry.  When the block is free, `ns_hash` holds
- * the free list's next link.
+ * A key-value entry (data area): this 64-byte header, the key, then the
+ * value, in one size-class block of a partition.  entry.h owns the protocol:
+ * `seq` is the entry's seqlock word (odd while the block is free or being
+ * rebuilt, even once built; every transition changes it), and `mac` is a
+ * keyed SipHash over the block's offset, the other header fields and the
+ * key, so a host without the pool key cannot forge or move an entry.
  */
 struct kv_entry {
 	_Atomic uint64_t seq;             /*  0 */
-	uint64_t ns_hash;                 /*  8 namespace (keyed hash); next link when free */
-	uint64_t version;                 /* 16 the key's version: 1 on insert, +1 per change */
-	uint32_t key_len;                 /* 24 */
-	uint32_t value_len;               /* 28 */
-	uint8_t size_class;               /* 32 index into the superblock's classes */
-	uint8_t reserved0;                /* 33 */
-	uint16_t owner_host;              /* 34 the partition it lives in */
-	uint32_t owner_epoch;             /* 36 the epoch of the host that built it */
-	/* 40: key bytes, then value bytes */
+	uint64_t free_link;               /*  8 next free block, while on a free list */
+	uint64_t ns_hash;                 /* 16 namespace (keyed hash) */
+	uint64_t version;                 /* 24 the key's version: 1 on insert, +1 per change */
+	uint32_t key_len;                 /* 32 */
+	uint32_t value_len;               /* 36 */
+	uint32_t ns_gen;                  /* 40 the namespace's incarnation */
+	uint32_t owner_epoch;             /* 44 the epoch of the host that built it */
+	uint16_t owner_host;              /* 48 the partition it lives in */
+	uint8_t size_class;               /* 50 index into the superblock's classes */
+	uint8_t flags;                    /* 51 zero */
+	uint32_t reserved;                /* 52 zero */
+	uint64_t mac;                     /* 56 */
+	/* 64: key bytes, then value bytes */
 };
-_Static_assert(sizeof(struct kv_entry) == 40, "entry header is 40 bytes");
-_Static_assert(sizeof(struct kv_entry) <= ENTRY_OVERHEAD_BYTES, "within the budget");
+_Static_assert(sizeof(struct kv_entry) == ENTRY_HEADER_BYTES, "entry header is 64 bytes");
+_Static_assert(offsetof(struct kv_entry, mac) == 56, "entry mac at 56");
 
 /* What a caller asks for; zero means "default". */
 struct geometry_request {
@@ -198,6 +262,7 @@ struct geometry_request {
 	uint32_t max_hosts;
 	uint64_t cap_entries;
 	uint64_t index_slots;
+	uint32_t ns_entries;
 	uint32_t max_key;
 	uint32_t max_value;
 	uint64_t raw_size;      /* used when raw_size_set; else pool_size / 64 */
@@ -207,8 +272,9 @@ struct geometry_request {
 /*
  * Plans the regions, partition size and size classes for `req` into the
  * geometry fields of `sb` (pool_size, alignment, max_hosts, cap_entries,
- * index_slots, max_key, max_value, partition_size, region[], size classes).
- * Returns SHMEMORA_E_GEOMETRY with a message saying what would fit.
+ * index_slots, ns_entries, max_key, max_value, partition_size, region[],
+ * size classes).  Returns SHMEMORA_E_GEOMETRY with a message saying what
+ * would fit.
  */
 int layout_plan(const struct geometry_request *req, struct superblock *sb);
 

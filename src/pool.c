@@ -11,6 +11,7 @@
  * remap the pool without its protection.
  */
 #include "backend.h"
+#include "clock.h"
 #include "config.h"
 #include "error.h"
 #include "pool.h"
@@ -28,13 +29,6 @@ const char *shmemora_version(void)
 	return "0.1.0";
 }
 
-static uint64_t unix_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void registry_bind(struct shmemora_pool *pool)
 {
 	pool->registry.slots = pool_region(pool, REGION_REGISTRY);
@@ -43,11 +37,42 @@ static void registry_bind(struct shmemora_pool *pool)
 	pool->registry.coh = &pool->coh;
 }
 
+void pool_bind(struct shmemora_pool *pool)
+{
+	const struct superblock *sb = &pool->sb;
+	pool->caps = (struct captable){
+		.sync = pool_region(pool, REGION_CAPSYNC),
+		.entries = pool_region(pool, REGION_CAPTABLE),
+		.count = sb->cap_entries, .coh = &pool->coh, .secrets = pool->secrets,
+	};
+	pool->heap = (struct heap){
+		.base = pool->base, .headers = pool_region(pool, REGION_HEAP),
+		.data_offset = sb->region[REGION_PARTITIONS].offset,
+		.data_size = sb->region[REGION_PARTITIONS].size,
+		.partition_size = sb->partition_size, .hosts = sb->max_hosts,
+		.class_count = sb->size_class_count, .class_size = pool->sb.size_class,
+		.coh = &pool->coh,
+	};
+	pool->entries = (struct entries){
+		.heap = &pool->heap, .secrets = pool->secrets,
+		.max_key = sb->max_key, .max_value = sb->max_value,
+	};
+	pool->index = (struct kv_index){
+		.slots = pool_region(pool, REGION_INDEX), .count = sb->index_slots,
+		.entries = &pool->entries, .registry = &pool->registry, .coh = &pool->coh,
+	};
+	pool->nstable = (struct nstable){
+		.records = pool_region(pool, REGION_NAMESPACES), .count = sb->ns_entries,
+		.coh = &pool->coh,
+	};
+}
+
 static void pool_free(struct shmemora_pool *pool)
 {
 	if (!pool)
 		return;
 	protect_fini(&pool->prot);
+	secrets_destroy(pool->secrets);
 	backend_unmap(pool->base, pool->size);
 	crypto_wipe(&pool->key, sizeof pool->key);
 	free(pool->path);
@@ -66,23 +91,31 @@ static int pool_alloc(const char *path, struct shmemora_pool **out)
 	return 0;
 }
 
-/* Last step of create and attach: the protected path takes over the pool
- * (MPK key on the mapping where available) and the raw key leaves the
- * handle, which application code could read. */
+/* Last step of create and attach: the secrets are derived, the protected
+ * path takes over the pool (MPK key on the mapping where available) and the
+ * raw key leaves the handle, which application code could read. */
 static int protect_pool(struct shmemora_pool *pool)
 {
-	int rc = protect_init(&pool->prot, &pool->key, pool->sb.uuid, pool->base, pool->size);
+	int rc = secrets_create(&pool->key, pool->sb.uuid, &pool->secrets);
 	crypto_wipe(pool->key.bytes, sizeof pool->key.bytes);
-	return rc;
+	if (rc)
+		return rc;
+	pool_bind(pool);
+	return protect_init(&pool->prot, &pool->caps, pool->secrets, pool_key_hint(pool),
+			    pool->base, pool->size);
 }
 
-/* Mints the root token (whole pool, every right, no expiry, no parent). */
+/* Mints the root token (whole pool, every right, no expiry, no parent, and
+ * no quota: only the table's size bounds what it grants). */
 static int mint_root_token(struct shmemora_pool *pool, const char *path)
 {
-	struct cap_fields root = { .scope = SHMEMORA_SCOPE_POOL, .rights = SHMEMORA_RIGHTS_ALL };
-	shmemora_token token;
+	struct cap_fields root = {
+		.scope = SHMEMORA_SCOPE_POOL, .rights = SHMEMORA_RIGHTS_ALL, .quota = UINT32_MAX,
+	};
+	shmemora_token token = { .key_hint = pool_key_hint(pool) };
+	uint64_t cursor = 0;
 	protect_saved s = protect_open(&pool->prot);
-	int rc = token_mint(pool, &root, &token);
+	int rc = captable_mint(&pool->caps, pool->host_id, &cursor, &root, &token.id, token.tag);
 	protect_close(&pool->prot, s);
 	if (rc == 0)
 		rc = shmemora_token_save(&token, path);
@@ -90,16 +123,14 @@ static int mint_root_token(struct shmemora_pool *pool, const char *path)
 	return rc;
 }
 
-/* Zeroes what a fresh pool must find zeroed.  A new file is already zero;
- * a reused devdax device is not. */
+/* Zeroes what a fresh pool must find zeroed: the sync area and the
+ * capability entries.  A new file is already zero; a reused devdax device
+ * is not. */
 static void clear_metadata(struct shmemora_pool *pool)
 {
-	const struct superblock *sb = &pool->sb;
-	memset(pool->base, 0, sb->region[REGION_PARTITIONS].offset);
-	for (uint32_t h = 0; h < sb->max_hosts; h++)
-		memset(pool->base + sb->region[REGION_PARTITIONS].offset +
-		       (uint64_t)h * sb->partition_size, 0, PARTITION_HEADER_BYTES);
-	coherence_writeback(&pool->coh, pool->base, sb->region[REGION_PARTITIONS].offset);
+	uint64_t end = pool->sb.region[REGION_PARTITIONS].offset;
+	memset(pool->base, 0, end);
+	coherence_writeback(&pool->coh, pool->base, end);
 }
 
 /* Writes the sealed superblock: backup first, primary last. */
@@ -178,6 +209,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 		.max_hosts = cfg->hosts,
 		.cap_entries = cfg->capabilities,
 		.index_slots = cfg->index_slots,
+		.ns_entries = cfg->namespaces,
 		.max_key = cfg->max_key,
 		.max_value = cfg->max_value,
 		.raw_size = cfg->raw_size,
@@ -188,7 +220,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	    (rc = coherence_init(&pool->coh, cfg->coherence)) ||
 	    (rc = crypto_random(sb->uuid, sizeof sb->uuid)))
 		goto fail;
-	sb->created_unix_ns = unix_ns();
+	sb->created_unix_ns = clock_realtime_ns();
 	sb->page_size = be.page_size;
 	sb->coherence = (uint32_t)cfg->coherence;
 	sb->backend = (uint32_t)be.kind;
@@ -372,6 +404,7 @@ static void fill_info(const struct superblock *sb, enum shmemora_backend backend
 	out->max_value = sb->max_value;
 	out->capabilities = sb->cap_entries;
 	out->index_slots = sb->index_slots;
+	out->namespaces = sb->ns_entries;
 	out->partition_size = sb->partition_size;
 	out->size_class_count = sb->size_class_count;
 	memcpy(out->size_classes, sb->size_class, sizeof out->size_classes);
@@ -544,4 +577,21 @@ const char *shmemora_host_state_name(enum shmemora_host_state state)
 	case SHMEMORA_HOST_DEAD: return "dead";
 	}
 	return "?";
+}
+
+int shmemora_set_verify(shmemora_pool *pool, enum shmemora_verify policy)
+{
+	error_clear();
+	if (!pool || (policy != SHMEMORA_VERIFY_CACHED && policy != SHMEMORA_VERIFY_ALWAYS &&
+		      policy != SHMEMORA_VERIFY_OFF))
+		return error_set(SHMEMORA_E_INVALID, "set_verify: bad pool or policy");
+	/* Relaxed: each verification reads the policy once; one that started
+	 * before this store may still use the old one. */
+	atomic_store_explicit(&pool->prot.verify, (int)policy, memory_order_relaxed);
+	return 0;
+}
+
+enum shmemora_protection shmemora_protection_mode(const shmemora_pool *pool)
+{
+	return pool ? pool->prot.mode : SHMEMORA_PROTECT_SOFTWARE;
 }

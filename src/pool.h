@@ -1,36 +1,55 @@
 /*
- * pool.h — the attached pool handle, shared by the modules built on it
- * (token table, protected path, KV store).
+ * pool.h — the attached pool handle, shared by the modules that implement
+ * the public API (pool, kv, region, token, check, stats).
+ *
+ * The handle owns one context per module below it, each bound to its
+ * regions of the mapping by pool_bind() from the verified superblock; the
+ * lower modules see only their own context, never the handle.
  */
 #ifndef SHMEMORA_POOL_H
 #define SHMEMORA_POOL_H
 
+#include "alloc.h"
+#include "captable.h"
 #include "coherence.h"
 #include "crypto.h"
+#include "entry.h"
 #include "hosts.h"
+#include "index.h"
 #include "layout.h"
+#include "nstable.h"
 #include "protect.h"
+#include "secrets.h"
 
 struct shmemora_pool {
 	char *path;
 	uint8_t *base;                 /* the mapping; regions at base + offset */
 	uint64_t size;
 	struct superblock sb;          /* verified private copy: never re-read */
-	struct pool_key key;           /* bytes wiped once `prot` holds what it needs */
+	struct pool_key key;           /* bytes wiped once the secrets are derived */
+	struct secrets *secrets;
 	struct protect prot;           /* the protected path's state */
 	struct coherence coh;
 	struct registry registry;
+	struct captable caps;
+	struct heap heap;
+	struct entries entries;
+	struct kv_index index;
+	struct nstable nstable;
 	enum shmemora_backend backend;
 	uint32_t page_size;
 	int sb_from_backup;
 	uint32_t host_id;
 	uint32_t epoch;
-	/* Namespaces seen to exist (never deleted, so never stale).  Process
-	 * memory: a forged entry only lets an operation reach a namespace
-	 * that does not exist, which its token still has to cover. */
+	/* Namespace hash -> record index, learnt by lookups.  Records never
+	 * move once claimed, so an entry is never stale; a forged one only
+	 * makes an operation read another record, whose state and hash it
+	 * still checks. */
 #define NS_CACHE 64
-	_Atomic uint64_t ns_cache[NS_CACHE];
-	_Atomic unsigned ns_cache_next;
+	struct {
+		_Atomic uint64_t hash;
+		_Atomic uint32_t index;
+	} ns_cache[NS_CACHE];
 	_Atomic uint64_t mint_cursor;  /* where this handle's next mint looks first */
 };
 
@@ -38,6 +57,16 @@ struct shmemora_pool {
 static inline void *pool_region(const struct shmemora_pool *pool, enum region_id r)
 {
 	return pool->base + pool->sb.region[r].offset;
+}
+
+/* Binds every module context of the handle to its regions (after the
+ * mapping and the secrets exist). */
+void pool_bind(struct shmemora_pool *pool);
+
+/* The key hint a token minted for this pool carries. */
+static inline uint16_t pool_key_hint(const struct shmemora_pool *pool)
+{
+	return (uint16_t)(pool->key.id[0] | pool->key.id[1] << 8);
 }
 
 #endif

@@ -1,49 +1,55 @@
 /*
  * protect.c — the protected path (see protect.h for the sequence).
  *
- * The arena.  One private anonymous mapping per pool handle holds what
- * application code must neither read nor forge: the token MAC key (HMAC
- * states derived from the pool key and UUID), the secret hash seeds, and
- * the per-thread verification caches of the `cached` policy.  In `mpk` mode
- * it carries the pool's protection key, like the pool mapping itself.
+ * Verification of a token, in full:
+ *   1. its id names a slot, whose snapshot (captable_snapshot) carries the
+ *      same id, a LIVE state and a tomb that does not name it;
+ *   2. its tag is the HMAC of that snapshot (unless the policy is `off`);
+ *   3. it has not expired;
+ *   4. every ancestor is live: the walk follows parent ids `depth` levels
+ *      up, each ancestor's snapshot must be live, and the keyed hash of the
+ *      ids met (root first) must equal the token's lineage, which its tag
+ *      covers.  So revocation is checked when a token is used, not only when
+ *      a sweep passes: a descendant hidden from the sweep, or whose parent
+ *      was edited to point elsewhere, is refused all the same.
  *
- * Per-thread caches.  Each thread that verifies a token gets one block of
- * CACHE_SLOTS slots (direct-mapped by token id) in the arena, found through
- * a pthread key and handed back when the thread exits.  A slot holds the
- * fields a full MAC check proved genuine, with the state word they had;
- * a later access by the same token is accepted if the entry's state word is
- * unchanged (revocation bumps it) and then uses the cached fields, not the
- * live ones, so an edit of any other field changes nothing.  A thread that
- * finds no free block verifies with the MAC every time: slower, never
- * weaker.
+ * Per-thread caches (the `cached` policy).  Each thread that verifies a
+ * token gets one block of CACHE_SLOTS slots (direct-mapped by token id),
+ * found through a pthread key and handed back when the thread exits.  A slot
+ * holds the whole snapshot a full check accepted and the ids of the
+ * ancestors it walked.  A later access is accepted only if a fresh snapshot
+ * equals the cached one in every word (state, tomb and fields: so no single
+ * word written back brings a revoked token to life here either) and every
+ * cached ancestor is still live; the cached fields, not the live ones, are
+ * then used.  A thread that finds no free block verifies fully every time:
+ * slower, never weaker.
  *
  * MPK.  WRPKRU is the only way a thread gains access to the pool; the
  * kernel resets PKRU to deny it in signal handlers, and threads inherit
  * their creator's PKRU, which outside open/close denies it too.
  */
 #include "protect.h"
+#include "clock.h"
+#include "cpu.h"
 #include "error.h"
-#include "pool.h"
 #include "timing.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "cpu.h"
-
+/* 256 threads per handle have a cache block; more still work, uncached. */
 #define CACHE_THREADS 256
 #define CACHE_SLOTS 64
-#define TAG_KEY_LABEL "shmemora token key v1"
-#define SEED_LABEL "shmemora hash seeds v1"
 
 struct cache_slot {
 	uint64_t id;                         /* 0: empty */
 	uint8_t tag[SHMEMORA_TAG_BYTES];
-	struct cap_fields fields;
+	struct cap_raw raw;                  /* the entry's words when verified */
+	struct cap_fields fields;            /* ... decoded */
+	uint64_t ancestor[MAX_TOKEN_DEPTH];  /* parent first; fields.depth of them */
 };
 
 struct thread_cache {
@@ -51,8 +57,6 @@ struct thread_cache {
 };
 
 struct protect_arena {
-	struct hmac_key token_key;
-	uint64_t hash_seed[2];
 	_Atomic uint64_t cache_used[CACHE_THREADS / 64];
 	struct thread_cache cache[CACHE_THREADS];
 };
@@ -139,13 +143,45 @@ static struct thread_cache *thread_cache(const struct protect *p)
 
 /* ------------------------------------------------------------ lifecycle */
 
-int protect_init(struct protect *p, const struct pool_key *key, const uint8_t uuid[16],
-		 void *base, uint64_t size)
+/* Gives the pool mapping, the secrets and the caches the key `pkey`. */
+static int protect_mappings(struct protect *p, void *base, uint64_t size, int pkey)
+{
+	void *sec;
+	size_t sec_len;
+	secrets_mapping(p->secrets, &sec, &sec_len);
+	if (pkey_mprotect(base, size, PROT_READ | PROT_WRITE, pkey) != 0 ||
+	    pkey_mprotect(sec, sec_len, PROT_READ | PROT_WRITE, pkey) != 0 ||
+	    pkey_mprotect(p->arena, p->arena_size, PROT_READ | PROT_WRITE, pkey) != 0)
+		return error_set(SHMEMORA_E_IO, "pkey_mprotect failed: %s", strerror(errno));
+	return 0;
+}
+
+static int enable_mpk(struct protect *p, void *base, uint64_t size)
+{
+	int pkey = pkey_alloc(0, PKEY_DISABLE_ACCESS);
+	if (pkey < 0)
+		return error_set(SHMEMORA_E_UNSUPPORTED, "pkey_alloc failed: %s", strerror(errno));
+	int rc = protect_mappings(p, base, size, pkey);
+	if (rc) {
+		protect_mappings(p, base, size, 0);
+		pkey_free(pkey);
+		return rc;
+	}
+	p->pkey = pkey;
+	p->mode = SHMEMORA_PROTECT_MPK;
+	return 0;
+}
+
+int protect_init(struct protect *p, struct captable *caps, const struct secrets *secrets,
+		 uint16_t key_hint, void *base, uint64_t size)
 {
 	memset(p, 0, sizeof *p);
 	p->pkey = -1;
+	p->caps = caps;
+	p->secrets = secrets;
+	p->key_hint = key_hint;
 	p->instance = atomic_fetch_add(&next_instance, 1);
-	p->verify = SHMEMORA_VERIFY_CACHED;
+	atomic_store(&p->verify, SHMEMORA_VERIFY_CACHED);
 	p->arena_size = sizeof(struct protect_arena);
 	p->arena = mmap(NULL, p->arena_size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -154,53 +190,26 @@ int protect_init(struct protect *p, const struct pool_key *key, const uint8_t uu
 		return error_set(SHMEMORA_E_NOMEM, "cannot map the protected arena: %s",
 				 strerror(errno));
 	}
-	/* The arena must never reach a core dump or a child process. */
+	/* The caches hold verified fields: never in a core dump or a child. */
 	madvise(p->arena, p->arena_size, MADV_DONTDUMP);
 	madvise(p->arena, p->arena_size, MADV_DONTFORK);
-
-	uint8_t derived[MAC_BYTES];
-	int rc = crypto_derive(key, TAG_KEY_LABEL, uuid, 16, derived);
-	if (rc == 0) {
-		hmac_key_init(&p->arena->token_key, derived, sizeof derived);
-		rc = crypto_derive(key, SEED_LABEL, uuid, 16, derived);
-		memcpy(p->arena->hash_seed, derived, sizeof p->arena->hash_seed);
-	}
-	crypto_wipe(derived, sizeof derived);
-	if (rc)
-		goto fail;
-
 	if (pthread_key_create(&p->thread_key, release_thread_cache) == 0) {
-		if (p->thread_key < MAX_HANDLES) {
+		if (p->thread_key < MAX_HANDLES)
 			p->thread_key_made = 1;
-		} else {
+		else
 			pthread_key_delete(p->thread_key);
-		}
 	}
-
 	p->mode = SHMEMORA_PROTECT_SOFTWARE;
 	if (want_mpk()) {
-		int pkey = pkey_alloc(0, PKEY_DISABLE_ACCESS);
-		if (pkey < 0) {
-			rc = error_set(SHMEMORA_E_UNSUPPORTED, "pkey_alloc failed: %s",
-				       strerror(errno));
-			goto fail;
+		int rc = enable_mpk(p, base, size);
+		if (rc) {
+			protect_fini(p);
+			return rc;
 		}
-		if (pkey_mprotect(base, size, PROT_READ | PROT_WRITE, pkey) != 0 ||
-		    pkey_mprotect(p->arena, p->arena_size, PROT_READ | PROT_WRITE, pkey) != 0) {
-			rc = error_set(SHMEMORA_E_IO, "pkey_mprotect failed: %s", strerror(errno));
-			pkey_mprotect(base, size, PROT_READ | PROT_WRITE, 0);
-			pkey_free(pkey);
-			goto fail;
-		}
-		p->pkey = pkey;
-		p->mode = SHMEMORA_PROTECT_MPK;
 	}
 	if (p->thread_key_made)
 		atomic_store(&handle_of_key[p->thread_key], p);
 	return 0;
-fail:
-	protect_fini(p);
-	return rc;
 }
 
 void protect_fini(struct protect *p)
@@ -211,10 +220,6 @@ void protect_fini(struct protect *p)
 		p->thread_key_made = 0;
 	}
 	if (p->arena) {
-		protect_saved s = protect_open(p);
-		crypto_wipe(&p->arena->token_key, sizeof p->arena->token_key);
-		crypto_wipe(p->arena->hash_seed, sizeof p->arena->hash_seed);
-		protect_close(p, s);
 		munmap(p->arena, p->arena_size);
 		p->arena = NULL;
 	}
@@ -224,24 +229,7 @@ void protect_fini(struct protect *p)
 	}
 }
 
-const struct hmac_key *protect_token_key(const struct protect *p)
-{
-	return &p->arena->token_key;
-}
-
-uint64_t protect_hash_seed(const struct protect *p, int which)
-{
-	return p->arena->hash_seed[which & 1];
-}
-
 /* --------------------------------------------------------- verification */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int refused(const char *why, uint64_t id)
 {
@@ -249,48 +237,170 @@ static int refused(const char *why, uint64_t id)
 			 (unsigned long long)id, why);
 }
 
-/* Full check of a snapshot: MAC (unless policy off), then state. */
-static int check_snapshot(const struct shmemora_pool *pool, const shmemora_token *tok,
-			  int use_mac, int allow_dead, struct cap_fields *f)
+static int revoked(uint64_t id, uint64_t which)
+{
+	if (which == id)
+		return error_set(SHMEMORA_E_REVOKED, "token %016llx was revoked",
+				 (unsigned long long)id);
+	return error_set(SHMEMORA_E_REVOKED, "token %016llx: its ancestor %016llx was revoked",
+			 (unsigned long long)id, (unsigned long long)which);
+}
+
+/* Constant-time equality of two tags: no early exit on the first differing
+ * byte, so timing reveals nothing about a valid tag.  (crypto_equal is the
+ * same over any length; this one is inlined for the 16 bytes of the hot
+ * path.) */
+static inline int tag_equal(const uint8_t a[SHMEMORA_TAG_BYTES], const uint8_t b[SHMEMORA_TAG_BYTES])
+{
+	uint64_t a0, a1, b0, b1;
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* Step 2: the tag.  A revoked entry is one generation past the one its tag
+ * was minted for: check against that one, so a genuine revoked token says
+ * "revoked" and a forged one "refused". */
+static int check_tag(const struct protect *p, const shmemora_token *tok,
+		     const struct cap_fields *f)
+{
+	struct cap_fields minted = *f;
+	if (cap_state_of(f->state_word) == CAP_REVOKED)
+		minted.state_word = cap_word(CAP_LIVE, cap_minter_of(f->state_word),
+					     cap_gen_of(f->state_word) - 1);
+	uint8_t tag[SHMEMORA_TAG_BYTES];
+	uint64_t t = TIMING_START();
+	captable_tag(p->caps, &minted, tag);
+	int genuine = tag_equal(tag, tok->tag);
+	TIMING_ADD(PHASE_MAC, t);
+	return genuine ? 0 : refused("its tag does not verify (a forged token, or its table "
+				     "entry was edited)", tok->id);
+}
+
+/* Steps 1 and 3, on a snapshot whose tag (if the policy asks) is checked. */
+static int check_state(const shmemora_token *tok, const struct cap_fields *f, unsigned flags)
 {
 	unsigned state = cap_state_of(f->state_word);
-	if (f->id != tok->id || state == CAP_FREE || state == CAP_MINTING)
-		return refused("no live entry has this id (never minted, or freed by gc)",
-			       tok->id);
-	if (use_mac) {
-		/* A revoked entry is one generation past the one its tag was
-		 * minted for: check the tag against that one, so a genuine
-		 * revoked token says "revoked" and a forged one "refused". */
-		struct cap_fields minted = *f;
-		if (state == CAP_REVOKED)
-			minted.state_word = cap_word(CAP_LIVE, 0, cap_gen_of(f->state_word) - 1);
-		uint8_t tag[SHMEMORA_TAG_BYTES];
-		uint64_t t = TIMING_START();
-		cap_tag(protect_token_key(&pool->prot), &minted, tag);
-		int genuine = tag_equal(tag, tok->tag);
-		TIMING_ADD(PHASE_MAC, t);
-		if (!genuine)
-			return refused("its tag does not verify (a forged token, or its table "
-				       "entry was edited)", tok->id);
+	bool dead_ok = flags & VERIFY_ALLOW_DEAD;
+	if (state == CAP_REVOKED || f->tomb == tok->id) {
+		if (!dead_ok)
+			return revoked(tok->id, tok->id);
+	} else if (state != CAP_LIVE) {
+		return refused("no live entry has this id", tok->id);
 	}
-	if (state == CAP_REVOKED && !allow_dead)
-		return error_set(SHMEMORA_E_REVOKED, "token %016llx was revoked",
-				 (unsigned long long)tok->id);
-	if (f->expires_ns && now_ns() >= f->expires_ns && !allow_dead)
+	if (f->expires_ns && clock_realtime_ns() >= f->expires_ns && !dead_ok)
 		return error_set(SHMEMORA_E_EXPIRED, "token %016llx expired",
 				 (unsigned long long)tok->id);
 	return 0;
 }
 
-static int verify(struct shmemora_pool *pool, const shmemora_token *tok, int force_mac,
-		  int allow_dead, struct cap_fields *out);
+/* Step 4: every ancestor live, and the chain the one the token was minted
+ * under.  Fills ancestor[] (parent first). */
+static int check_ancestry(const struct protect *p, const struct cap_fields *f,
+			  uint64_t ancestor[MAX_TOKEN_DEPTH])
+{
+	if (f->depth > MAX_TOKEN_DEPTH || (f->depth == 0) != (f->parent_id == 0))
+		return refused("its entry's place in the derivation tree is impossible", f->id);
+	uint64_t id = f->parent_id;
+	for (unsigned level = 0; level < f->depth; level++) {
+		int64_t index = captable_index(p->caps, id);
+		struct cap_fields af;
+		if (index < 0 || !captable_snapshot(p->caps, (uint64_t)index, &af) ||
+		    !cap_fields_live(&af, id))
+			return revoked(f->id, id);
+		ancestor[level] = id;
+		id = af.parent_id;
+	}
+	uint64_t lineage = 0;
+	for (unsigned level = f->depth; level-- > 0;)
+		lineage = secrets_lineage(p->secrets, lineage, ancestor[level]);
+	if (lineage != f->lineage)
+		return refused("the chain of tokens it was derived from was edited", f->id);
+	return 0;
+}
+
+int protect_ancestry_live(const struct protect *p, const struct cap_fields *f)
+{
+	uint64_t ancestor[MAX_TOKEN_DEPTH];
+	return check_ancestry(p, f, ancestor);
+}
+
+/* A cache hit: the entry holds exactly the words that were verified, and
+ * every cached ancestor is still live. */
+static bool cache_still_valid(const struct protect *p, const struct cache_slot *slot,
+			      uint64_t index)
+{
+	if (!captable_unchanged(p->caps, index, &slot->raw))
+		return false;
+	for (unsigned level = 0; level < slot->fields.depth; level++) {
+		uint64_t id = slot->ancestor[level];
+		int64_t ai = captable_index(p->caps, id);
+		if (ai < 0 || !captable_is_live(p->caps, (uint64_t)ai, id))
+			return false;
+	}
+	return true;
+}
+
+static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
+		  struct cap_fields *out)
+{
+	if (!tok)
+		return error_set(SHMEMORA_E_INVALID, "token is NULL");
+	if (tok->key_hint != p->key_hint)
+		return refused("it was minted for another pool (its key hint differs from this "
+			       "pool's key id)", tok->id);
+	int64_t index = captable_index(p->caps, tok->id);
+	if (index < 0)
+		return refused("its id names no slot of this pool's table", tok->id);
+
+	enum shmemora_verify policy = (flags & VERIFY_FORCE_MAC)
+		? SHMEMORA_VERIFY_ALWAYS : (enum shmemora_verify)atomic_load_explicit(
+			&p->verify, memory_order_relaxed);
+	struct thread_cache *tc = NULL;
+	struct cache_slot *slot = NULL;
+	if (policy == SHMEMORA_VERIFY_CACHED && (tc = thread_cache(p))) {
+		slot = &tc->slot[tok->id % CACHE_SLOTS];
+		if (slot->id == tok->id && tag_equal(slot->tag, tok->tag)) {
+			if (cache_still_valid(p, slot, (uint64_t)index)) {
+				*out = slot->fields;
+				/* Expiry is rechecked on every access: time moves on. */
+				return check_state(tok, out, flags);
+			}
+			slot->id = 0; /* changed since: verify afresh */
+		}
+	}
+	struct cap_raw raw;
+	if (!captable_read(p->caps, (uint64_t)index, &raw))
+		return refused("its entry kept changing while being read", tok->id);
+	captable_decode(&raw, out);
+	if (out->id != tok->id)
+		return refused("no live entry has this id (never minted, or freed by gc)", tok->id);
+	int rc = 0;
+	if (policy != SHMEMORA_VERIFY_OFF)
+		rc = check_tag(p, tok, out);
+	if (rc == 0)
+		rc = check_state(tok, out, flags);
+	uint64_t ancestor[MAX_TOKEN_DEPTH];
+	if (rc == 0 && !(flags & VERIFY_ALLOW_DEAD))
+		rc = check_ancestry(p, out, ancestor);
+	if (rc == 0 && slot && cap_fields_live(out, tok->id) && !(flags & VERIFY_ALLOW_DEAD)) {
+		slot->id = tok->id;
+		memcpy(slot->tag, tok->tag, sizeof slot->tag);
+		slot->raw = raw;
+		slot->fields = *out;
+		memcpy(slot->ancestor, ancestor, sizeof(uint64_t) * out->depth);
+	}
+	return rc;
+}
 
 /* The whole check, timed as "lookup" less what the MAC took. */
-int protect_verify(struct shmemora_pool *pool, const shmemora_token *tok, int force_mac,
-		   int allow_dead, struct cap_fields *out)
+int protect_verify(struct protect *p, const shmemora_token *tok, unsigned flags,
+		   struct cap_fields *out)
 {
 	uint64_t t = TIMING_START(), mac_before = timing_on ? timing_ticks[PHASE_MAC] : 0;
-	int rc = verify(pool, tok, force_mac, allow_dead, out);
+	int rc = verify(p, tok, flags, out);
 	if (__builtin_expect(timing_on, 0)) {
 		TIMING_ADD(PHASE_LOOKUP, t);
 		timing_ticks[PHASE_LOOKUP] -= timing_ticks[PHASE_MAC] - mac_before;
@@ -299,49 +409,12 @@ int protect_verify(struct shmemora_pool *pool, const shmemora_token *tok, int fo
 	return rc;
 }
 
-static int verify(struct shmemora_pool *pool, const shmemora_token *tok, int force_mac,
-		  int allow_dead, struct cap_fields *out)
-{
-	if (!tok)
-		return error_set(SHMEMORA_E_INVALID, "token is NULL");
-	if (tok->key_hint != (uint16_t)(pool->key.id[0] | pool->key.id[1] << 8))
-		return refused("it was minted for another pool (its key hint differs from this "
-			       "pool's key id)", tok->id);
-	struct cap_entry *e = cap_entry_for(pool, tok->id);
-	if (!e)
-		return refused("its id names no slot of this pool's table", tok->id);
-
-	enum shmemora_verify policy = force_mac ? SHMEMORA_VERIFY_ALWAYS : pool->prot.verify;
-	struct thread_cache *tc = NULL;
-	struct cache_slot *slot = NULL;
-	if (policy == SHMEMORA_VERIFY_CACHED && (tc = thread_cache(&pool->prot))) {
-		slot = &tc->slot[tok->id % CACHE_SLOTS];
-		if (slot->id == tok->id && tag_equal(slot->tag, tok->tag)) {
-			coherence_invalidate(&pool->coh, &e->state, sizeof e->state);
-			uint64_t w = atomic_load_explicit(&e->state, memory_order_acquire);
-			if (w == slot->fields.state_word) {
-				*out = slot->fields;
-				/* Expiry is rechecked on every access: time moves on. */
-				return check_snapshot(pool, tok, 0, allow_dead, out);
-			}
-			slot->id = 0; /* changed since: verify afresh */
-		}
-	}
-	if (!cap_snapshot(pool, e, out))
-		return refused("its entry kept changing while being read", tok->id);
-	int rc = check_snapshot(pool, tok, policy != SHMEMORA_VERIFY_OFF, allow_dead, out);
-	if (rc == 0 && slot && cap_state_of(out->state_word) == CAP_LIVE) {
-		slot->id = tok->id;
-		memcpy(slot->tag, tok->tag, sizeof slot->tag);
-		slot->fields = *out;
-	}
-	return rc;
-}
+/* -------------------------------------------------------- authorization */
 
 int protect_require_rights(const struct cap_fields *f, uint32_t need)
 {
 	uint64_t t = TIMING_START();
-	uint32_t missing = need & ~f->rights;
+	uint32_t missing = need & ~(uint32_t)f->rights;
 	TIMING_ADD(PHASE_RIGHTS, t);
 	if (!missing)
 		return 0;
@@ -352,10 +425,18 @@ int protect_require_rights(const struct cap_fields *f, uint32_t need)
 			 (unsigned long long)f->id, want, have);
 }
 
-int protect_require_region(const struct cap_fields *f, uint64_t data_size, uint64_t off,
+/* [off, off+len) within [lo, lo+size) within [0, area): written so that
+ * nothing can wrap: compare offsets, then lengths left. */
+static bool range_inside(uint64_t off, uint64_t len, uint64_t lo, uint64_t size, uint64_t area)
+{
+	return !(off < lo || off - lo > size || len > size - (off - lo) || lo > area ||
+		 size > area - lo);
+}
+
+int protect_require_region(const struct cap_fields *f, uint64_t area_size, uint64_t off,
 			   uint64_t len)
 {
-	uint64_t lo = 0, size = data_size;
+	uint64_t lo = 0, size = area_size;
 	if (f->scope == SHMEMORA_SCOPE_REGION) {
 		lo = f->a;
 		size = f->b;
@@ -364,10 +445,7 @@ int protect_require_region(const struct cap_fields *f, uint64_t data_size, uint6
 				 "token %016llx is a namespace or key token: it grants no raw "
 				 "region access", (unsigned long long)f->id);
 	}
-	/* [off, off+len) within [lo, lo+size) within [0, data_size), written so
-	 * that nothing can wrap: compare offsets, then lengths left. */
-	if (off < lo || off - lo > size || len > size - (off - lo) ||
-	    lo > data_size || size > data_size - lo)
+	if (!range_inside(off, len, lo, size, area_size))
 		return error_set(SHMEMORA_E_OUT_OF_SCOPE,
 				 "access [%llu, +%llu) is outside token %016llx's region [%llu, +%llu)",
 				 (unsigned long long)off, (unsigned long long)len,
@@ -376,18 +454,140 @@ int protect_require_region(const struct cap_fields *f, uint64_t data_size, uint6
 	return 0;
 }
 
-/* ---------------------------------------------------------- public API */
-
-int shmemora_set_verify(shmemora_pool *pool, enum shmemora_verify policy)
+static int out_of_scope(const struct cap_fields *f, const char *what)
 {
-	if (!pool || (policy != SHMEMORA_VERIFY_CACHED && policy != SHMEMORA_VERIFY_ALWAYS &&
-		      policy != SHMEMORA_VERIFY_OFF))
-		return error_set(SHMEMORA_E_INVALID, "set_verify: bad pool or policy");
-	pool->prot.verify = policy;
+	return error_set(SHMEMORA_E_OUT_OF_SCOPE, "token %016llx does not cover this %s",
+			 (unsigned long long)f->id,
+			 f->scope == SHMEMORA_SCOPE_REGION ? "namespace (it is a raw region token)"
+							   : what);
+}
+
+/* Is the token scoped to this incarnation of this namespace? */
+static bool same_namespace(const struct cap_fields *f, const struct ns_target *ns)
+{
+	return f->a == ns->hash && f->ns_gen == ns->gen;
+}
+
+int protect_require_namespace(const struct cap_fields *f, const struct ns_target *ns)
+{
+	if (f->scope == SHMEMORA_SCOPE_POOL ||
+	    (f->scope == SHMEMORA_SCOPE_NAMESPACE && same_namespace(f, ns)))
+		return 0;
+	return out_of_scope(f, "namespace");
+}
+
+int protect_require_some_keys(const struct cap_fields *f, const struct ns_target *ns)
+{
+	if (f->scope == SHMEMORA_SCOPE_KEY && same_namespace(f, ns))
+		return 0;
+	return protect_require_namespace(f, ns);
+}
+
+int protect_require_key(const struct cap_fields *f, const struct ns_target *ns,
+			uint64_t key_hash)
+{
+	if (f->scope == SHMEMORA_SCOPE_KEY)
+		return same_namespace(f, ns) && f->b == key_hash ? 0 : out_of_scope(f, "key");
+	return protect_require_namespace(f, ns);
+}
+
+/* -------------------------------------------------------------- derive */
+
+/* The child's scope fields, inside the parent's. */
+static int narrow_scope(const struct protect *p, const struct cap_fields *pf,
+			const shmemora_grant *g, const struct ns_target *ns, uint64_t raw_size,
+			struct cap_fields *child)
+{
+	child->scope = (uint8_t)g->scope;
+	switch (g->scope) {
+	case SHMEMORA_SCOPE_POOL:
+		if (pf->scope != SHMEMORA_SCOPE_POOL)
+			return error_set(SHMEMORA_E_WIDEN, "only a pool token can grant a pool token");
+		return 0;
+	case SHMEMORA_SCOPE_REGION:
+		if (g->length == 0)
+			return error_set(SHMEMORA_E_INVALID, "a region token needs a length > 0");
+		if (pf->scope != SHMEMORA_SCOPE_POOL && pf->scope != SHMEMORA_SCOPE_REGION)
+			return error_set(SHMEMORA_E_WIDEN, "a namespace or key token cannot grant "
+					 "a region");
+		if (protect_require_region(pf, raw_size, g->offset, g->length) != 0)
+			return error_set(SHMEMORA_E_WIDEN, "region [%llu, +%llu) is not inside "
+					 "the parent's", (unsigned long long)g->offset,
+					 (unsigned long long)g->length);
+		child->a = g->offset;
+		child->b = g->length;
+		return 0;
+	case SHMEMORA_SCOPE_NAMESPACE:
+	case SHMEMORA_SCOPE_KEY: {
+		child->a = ns->hash;
+		child->ns_gen = ns->gen;
+		child->b = g->scope == SHMEMORA_SCOPE_KEY
+			? secrets_key_hash(p->secrets, ns->hash, g->key, g->key_len) : 0;
+		int rc = g->scope == SHMEMORA_SCOPE_KEY ? protect_require_key(pf, ns, child->b)
+							: protect_require_namespace(pf, ns);
+		if (rc)
+			return error_set(SHMEMORA_E_WIDEN, "the parent token does not cover "
+					 "namespace '%s'%s", g->ns,
+					 g->scope == SHMEMORA_SCOPE_KEY ? " and that key" : "");
+		return 0;
+	}
+	}
+	return error_set(SHMEMORA_E_INVALID, "unknown scope %d", (int)g->scope);
+}
+
+/* The quota a child gets: what was asked, or by default an eighth of the
+ * table under a root token (whose own quota is unlimited), so no tenant
+ * given a token by the administrator can fill more than that, and half of
+ * what its parent has left under any other, so a tenant can hand on
+ * tokens that hand on tokens.  None without the grant right. */
+static int child_quota(const struct protect *p, const struct cap_fields *pf,
+		       const shmemora_grant *g, struct cap_fields *child)
+{
+	uint64_t left = captable_quota_left(p->caps, pf);
+	if (left > p->caps->count)
+		left = p->caps->count;
+	if (left == 0)
+		return error_set(SHMEMORA_E_QUOTA, "token %016llx's quota is exhausted: its "
+				 "descendants hold all %u tokens it may grant; revoke some and run "
+				 "'shmemora token gc'", (unsigned long long)pf->id, pf->quota);
+	if (!(g->rights & SHMEMORA_RIGHT_GRANT)) {
+		child->quota = 0;
+		return 0;
+	}
+	if (g->quota == 0) {
+		child->quota = (uint32_t)((left - 1) / (pf->depth == 0 ? 8 : 2));
+		return 0;
+	}
+	if (g->quota > left - 1)
+		return error_set(SHMEMORA_E_QUOTA, "a quota of %u is more than token %016llx can "
+				 "give (%llu left, one of them for the child itself)", g->quota,
+				 (unsigned long long)pf->id, (unsigned long long)(left - 1));
+	child->quota = g->quota;
 	return 0;
 }
 
-enum shmemora_protection shmemora_protection_mode(const shmemora_pool *pool)
+int protect_narrow(const struct protect *p, const struct cap_fields *pf,
+		   const shmemora_grant *g, const struct ns_target *ns, uint64_t raw_size,
+		   struct cap_fields *child)
 {
-	return pool ? pool->prot.mode : SHMEMORA_PROTECT_SOFTWARE;
+	memset(child, 0, sizeof *child);
+	if (g->rights & ~(uint32_t)pf->rights)
+		return error_set(SHMEMORA_E_WIDEN, "the child asks for rights the parent "
+				 "lacks (parent holds %#x, asked %#x)", pf->rights, g->rights);
+	if (pf->depth >= MAX_TOKEN_DEPTH)
+		return error_set(SHMEMORA_E_WIDEN, "token %016llx is %u derivations below its root, "
+				 "the most there may be", (unsigned long long)pf->id, pf->depth);
+	int rc = narrow_scope(p, pf, g, ns, raw_size, child);
+	if (rc)
+		return rc;
+	child->rights = (uint8_t)g->rights;
+	child->expires_ns = g->expires_unix_ns ? g->expires_unix_ns : pf->expires_ns;
+	if (pf->expires_ns && child->expires_ns > pf->expires_ns)
+		return error_set(SHMEMORA_E_WIDEN, "the child would expire after its parent");
+	if (g->expires_unix_ns && g->expires_unix_ns <= clock_realtime_ns())
+		return error_set(SHMEMORA_E_INVALID, "the expiry asked for is in the past");
+	child->parent_id = pf->id;
+	child->depth = (uint8_t)(pf->depth + 1);
+	child->lineage = secrets_lineage(p->secrets, pf->lineage, pf->id);
+	return child_quota(p, pf, g, child);
 }

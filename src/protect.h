@@ -1,28 +1,30 @@
 /*
- * protect.h — the protected path: the reference monitor of each host.
+ * protect.h — the protected path: the reference monitor of each host.  This
+ * one module answers "is this token genuine?" and "what does it reach?".
  *
  * Every byte of the pool that the library reads or writes on a caller's
  * behalf passes through here, in this order:
  *   open (MPK: grant this thread access to the pool's key)
- *   verify the token: find its entry, check its tag (per policy), its state
- *     and its expiry, giving a trusted copy of its fields
- *   authorize: rights and scope (overflow-safe bounds for regions)
+ *   verify the token: find its entry, check its tag (per policy), its state,
+ *     its tomb, its expiry and that every ancestor is still live, giving a
+ *     trusted copy of its fields
+ *   authorize: rights, and scope: a region (overflow-safe bounds), a
+ *     namespace (and its incarnation), a key
  *   copy / compare / compare-and-swap
  *   close (MPK: take the access away again)
  *
- * In `mpk` mode the pool mapping and the protected arena (the token MAC key
- * and the per-thread verification caches) carry the pool's protection key,
- * whose access is disabled in every thread outside open/close, so neither
- * stray application code nor a forged cache entry can reach them.  In
- * `software` mode the checks are the same and open/close do nothing.
+ * In `mpk` mode the pool mapping, the secrets (secrets.h) and the
+ * per-thread verification caches carry the pool's protection key, whose
+ * access is disabled in every thread outside open/close, so neither stray
+ * application code nor a forged cache entry can reach them.  In `software`
+ * mode the checks are the same and open/close do nothing.
  */
 #ifndef SHMEMORA_PROTECT_H
 #define SHMEMORA_PROTECT_H
 
-#include "crypto.h"
-#include "hmac.h"
+#include "captable.h"
+#include "secrets.h"
 #include "shmemora.h"
-#include "token.h"
 
 #include <pthread.h>
 
@@ -31,19 +33,22 @@ struct protect_arena; /* private to protect.c */
 struct protect {
 	enum shmemora_protection mode;
 	int pkey;                       /* -1 in software mode */
-	enum shmemora_verify verify;
-	struct protect_arena *arena;    /* token key, hash seeds, thread caches */
+	_Atomic int verify;             /* enum shmemora_verify; any thread may set it */
+	struct captable *caps;          /* the table tokens are checked against */
+	const struct secrets *secrets;
+	uint16_t key_hint;              /* the pool key id's first two bytes */
+	struct protect_arena *arena;    /* thread caches */
 	size_t arena_size;
 	pthread_key_t thread_key;       /* this thread's cache in the arena */
 	uint64_t instance;              /* unique per handle in this process */
 	int thread_key_made;
 };
 
-/* Sets up the arena and, where the CPU has PKU (and SHMEMORA_PROTECTION is
- * not "software"), the protection key on the arena and the pool mapping.
- * Called once the pool key is verified and the pool mapped. */
-int protect_init(struct protect *p, const struct pool_key *key, const uint8_t uuid[16],
-		 void *base, uint64_t size);
+/* Sets up the caches and, where the CPU has PKU (and SHMEMORA_PROTECTION is
+ * not "software"), the protection key on the pool mapping, the secrets and
+ * the caches.  Called once the pool is mapped and the secrets derived. */
+int protect_init(struct protect *p, struct captable *caps, const struct secrets *secrets,
+		 uint16_t key_hint, void *base, uint64_t size);
 void protect_fini(struct protect *p);
 
 /* Opens and closes this thread's access to the pool (WRPKRU); nestable.
@@ -81,35 +86,64 @@ static inline void protect_close(const struct protect *p, protect_saved saved)
 		protect_wrpkru(saved);
 }
 
-/* Constant-time equality of two tags: no early exit on the first
- * differing byte, so timing reveals nothing about a valid tag. */
-static inline int tag_equal(const uint8_t a[SHMEMORA_TAG_BYTES], const uint8_t b[SHMEMORA_TAG_BYTES])
-{
-	uint64_t a0, a1, b0, b1;
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-}
+/* How protect_verify treats a token. */
+enum verify_flags {
+	VERIFY_FORCE_MAC = 1,   /* check the tag whatever the handle's policy */
+	VERIFY_ALLOW_DEAD = 2,  /* accept a revoked or expired token whose tag verifies
+				 * (revoke and inspect), without checking its ancestors */
+};
 
-/* The token MAC key and hash seeds: only between open and close. */
-const struct hmac_key *protect_token_key(const struct protect *p);
-uint64_t protect_hash_seed(const struct protect *p, int which);
+/* Verifies `tok` and fills `out` with its trusted fields.  Errors:
+ * E_TOKEN_REFUSED, E_REVOKED (the token or an ancestor), E_EXPIRED,
+ * E_INVALID.  Only between open and close. */
+int protect_verify(struct protect *p, const shmemora_token *tok, unsigned flags,
+		   struct cap_fields *out);
 
-/* Verifies `tok` under the handle's policy (or always with the MAC when
- * `force_mac`) and fills `out` with trusted fields.  `allow_dead` accepts a
- * revoked or expired token whose tag verifies (for revoke and inspect).
- * Only between open and close. */
-int protect_verify(struct shmemora_pool *pool, const shmemora_token *tok, int force_mac,
-		   int allow_dead, struct cap_fields *out);
+/* For a snapshot of a live entry: are all its ancestors live, and its
+ * chain the one it was minted under?  0, E_REVOKED or E_TOKEN_REFUSED.
+ * (list, gc and check ask this of entries nobody presented.) */
+int protect_ancestry_live(const struct protect *p, const struct cap_fields *f);
 
 /* Rights check: E_DENIED naming the missing rights. */
 int protect_require_rights(const struct cap_fields *f, uint32_t need);
 
-/* Region check: [off, off+len) inside both the token's scope and the data
- * area of `data_size` bytes, with no arithmetic that can wrap. */
-int protect_require_region(const struct cap_fields *f, uint64_t data_size, uint64_t off,
+/* Region check: [off, off+len) inside both the token's scope and the raw
+ * area of `area_size` bytes, with no arithmetic that can wrap. */
+int protect_require_region(const struct cap_fields *f, uint64_t area_size, uint64_t off,
 			   uint64_t len);
+
+/* A namespace as an operation sees it: its hash and live incarnation. */
+struct ns_target {
+	uint64_t hash;
+	uint32_t gen;
+};
+
+/* Does the token reach namespace `ns` as a whole (a pool token, or a
+ * namespace token of that incarnation)?  E_OUT_OF_SCOPE. */
+int protect_require_namespace(const struct cap_fields *f, const struct ns_target *ns);
+
+/* Does the token reach some keys of `ns` (the above, or a key token of it)? */
+int protect_require_some_keys(const struct cap_fields *f, const struct ns_target *ns);
+
+/* Does the token reach key `key_hash` of `ns` (secrets_key_hash)? */
+int protect_require_key(const struct cap_fields *f, const struct ns_target *ns,
+			uint64_t key_hash);
+
+/* Would the token reach a key of this hash?  (A cheap test for scans.) */
+static inline int protect_reaches_key(const struct cap_fields *f, uint64_t key_hash)
+{
+	return f->scope != SHMEMORA_SCOPE_KEY || f->b == key_hash;
+}
+
+/*
+ * Derivation: checks that `g` asks for no more than `parent` holds (rights,
+ * scope, expiry, depth, quota) and fills `child` (scope fields, rights,
+ * expiry, parent, lineage, depth, quota).  For a namespace or key scope
+ * `ns` is the live namespace the grant names; `raw_size` bounds regions.
+ * E_WIDEN, E_INVALID, E_QUOTA.
+ */
+int protect_narrow(const struct protect *p, const struct cap_fields *parent,
+		   const shmemora_grant *g, const struct ns_target *ns, uint64_t raw_size,
+		   struct cap_fields *child);
 
 #endif

@@ -9,7 +9,6 @@
  */
 #include "error.h"
 #include "pool.h"
-#include "protect.h"
 #include "timing.h"
 
 #include <string.h>
@@ -24,7 +23,7 @@ static int region_access(shmemora_pool *pool, const shmemora_token *tok, uint32_
 	uint64_t data_size = pool->sb.region[REGION_RAW].size;
 	*saved = protect_open(&pool->prot);
 	struct cap_fields f;
-	int rc = protect_verify(pool, tok, 0, 0, &f);
+	int rc = protect_verify(&pool->prot, tok, 0, &f);
 	if (rc == 0)
 		rc = protect_require_rights(&f, need);
 	uint64_t t = TIMING_START();

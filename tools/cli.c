@@ -40,6 +40,7 @@ int exit_code_for(int err)
 	case SHMEMORA_E_OUT_OF_SCOPE:
 	case SHMEMORA_E_WIDEN:
 	case SHMEMORA_E_NO_SLOT:
+	case SHMEMORA_E_QUOTA:
 		return EXIT_DENIED;
 	case SHMEMORA_E_TOO_SMALL:
 		return EXIT_USAGE;

@@ -87,6 +87,7 @@ static const char *state_name(enum shmemora_token_state s)
 	case SHMEMORA_TOKEN_REVOKED: return "revoked";
 	case SHMEMORA_TOKEN_EXPIRED: return "expired";
 	case SHMEMORA_TOKEN_MINTING: return "minting";
+	case SHMEMORA_TOKEN_ORPHANED: return "orphaned";
 	}
 	return "?";
 }

@@ -93,7 +93,7 @@ static void block_of_a_host_that_died_before_publishing_is_a_leak(void **state)
 			_exit(1);
 		protect_saved s = protect_open(&p->prot);
 		for (int i = 0; i < 5; i++)
-			if (alloc_entry(p, 2, &off))
+			if (alloc_block(&p->heap, p->host_id, 2, &off))
 				_exit(2);
 		protect_close(&p->prot, s);
 		raise(SIGKILL); /* dies holding five unpublished blocks */
@@ -127,12 +127,13 @@ static void free_list_loop_is_found_and_rebuilt(void **state)
 	assert_shm(0, shmemora_kv_delete(f->pool, &f->root, "t", "key1", 4));
 	assert_shm(0, shmemora_kv_delete(f->pool, &f->root, "t", "key2", 4));
 	protect_saved s = protect_open(&f->pool->prot);
-	struct partition_header *ph = alloc_partition(f->pool, f->pool->host_id);
-	uint64_t h = atomic_load(&ph->free_head[0]);
-	uint64_t rel = (h & ((1ULL << 34) - 1)) * 64;
+	struct heap *h = &f->pool->heap;
+	struct heap_header *hh = alloc_header(h, f->pool->host_id);
+	int cls = entry_class_for(&f->pool->entries, 4, 4);
+	uint64_t ref = alloc_head_ref(atomic_load(&hh->free_head[cls]));
 	struct kv_entry *e = (struct kv_entry *)(f->pool->base +
-		alloc_partition_start(f->pool, f->pool->host_id) + rel);
-	e->ns_hash = rel; /* next = itself */
+		alloc_partition_start(h, f->pool->host_id) + alloc_ref_rel(ref));
+	e->free_link = ref; /* next = itself */
 	protect_close(&f->pool->prot, s);
 	shmemora_check_report r = run_check(f, 0);
 	assert_true(r.problems >= 1);
@@ -167,7 +168,7 @@ static void edited_capability_entry_is_reported(void **state)
 	assert_shm(0, shmemora_region_acquire(f->pool, &f->root, 0, 64, SHMEMORA_RIGHT_READ, &t));
 	protect_saved s = protect_open(&f->pool->prot);
 	struct cap_entry *table = pool_region(f->pool, REGION_CAPTABLE);
-	table[t.id & ((1u << 24) - 1)].rights = 0x400; /* impossible rights */
+	table[t.id & CAP_INDEX_MASK].rights = 0x40; /* impossible rights */
 	protect_close(&f->pool->prot, s);
 	shmemora_check_report r = run_check(f, 0);
 	assert_int_equal(r.problems, 1);

@@ -336,12 +336,13 @@ static void tamper_slot(struct fixture *f, const char *key, uint64_t bad)
 	_Atomic uint64_t *slots = pool_region(f->pool, REGION_INDEX);
 	for (uint64_t i = 0; i < f->pool->sb.index_slots; i++) {
 		uint64_t v = atomic_load(&slots[i]);
-		uint64_t off = index_slot_offset(f->pool, v);
+		uint64_t off = index_slot_offset(&f->pool->index, v);
 		if (!off)
 			continue;
 		struct kv_entry *e = (struct kv_entry *)(f->pool->base + off);
 		if (e->key_len == strlen(key) && memcmp(e + 1, key, e->key_len) == 0) {
-			atomic_store(&slots[i], (v & ~((1ULL << 48) - 1)) | (bad & ((1ULL << 48) - 1)));
+			uint64_t mask = (1ULL << SLOT_OFFSET_BITS) - 1;
+			atomic_store(&slots[i], (v & ~mask) | (bad & mask));
 			return;
 		}
 	}
@@ -353,7 +354,7 @@ static struct kv_entry *entry_of(struct fixture *f, const char *key)
 	raw_access(f);
 	_Atomic uint64_t *slots = pool_region(f->pool, REGION_INDEX);
 	for (uint64_t i = 0; i < f->pool->sb.index_slots; i++) {
-		uint64_t off = index_slot_offset(f->pool, atomic_load(&slots[i]));
+		uint64_t off = index_slot_offset(&f->pool->index, atomic_load(&slots[i]));
 		struct kv_entry *e = off ? (struct kv_entry *)(f->pool->base + off) : NULL;
 		if (e && e->key_len == strlen(key) && memcmp(e + 1, key, e->key_len) == 0)
 			return e;
@@ -414,18 +415,17 @@ static void entry_header_with_absurd_lengths_is_an_integrity_error(void **state)
 static void damaged_free_list_is_not_followed(void **state)
 {
 	struct fixture *f = *state;
-	/* Free a block of class 0, then point its next link far away. */
+	/* Free a block, then point its next link far away. */
 	assert_shm(0, PUT("a", "1"));
 	assert_shm(0, PUT("a", "2")); /* frees the first entry */
 	raw_access(f);
-	struct partition_header *ph = alloc_partition(f->pool, f->pool->host_id);
-	uint64_t h = atomic_load(&ph->free_head[0]);
-	assert_true(h != 0);
-	uint64_t rel = (h & ((1ULL << 34) - 1)) * 64;
+	struct heap *h = &f->pool->heap;
+	int cls = entry_class_for(&f->pool->entries, 1, 1);
+	uint64_t head = atomic_load(&alloc_header(h, f->pool->host_id)->free_head[cls]);
+	assert_true(alloc_head_ref(head) != 0);
 	struct kv_entry *freed = (struct kv_entry *)(f->pool->base +
-		f->pool->sb.region[REGION_PARTITIONS].offset +
-		(uint64_t)f->pool->host_id * f->pool->sb.partition_size + rel);
-	freed->ns_hash = 0xdeadbeefcafe; /* garbage next link */
+		alloc_partition_start(h, f->pool->host_id) + alloc_ref_rel(alloc_head_ref(head)));
+	freed->free_link = 0xdeadbeefcafe; /* garbage next link */
 	for (int i = 0; i < 10; i++) {
 		char k[8];
 		snprintf(k, sizeof k, "n%d", i);

@@ -291,7 +291,7 @@ static void *overwrite_shared_keys(void *arg)
 static uint64_t carved_bytes(shmemora_pool *pool)
 {
 	protect_saved s = protect_open(&pool->prot);
-	uint64_t bump = atomic_load(&alloc_partition(pool, pool->host_id)->bump);
+	uint64_t bump = atomic_load(&alloc_header(&pool->heap, pool->host_id)->bump);
 	protect_close(&pool->prot, s);
 	return bump;
 }
@@ -323,7 +323,7 @@ static void threads_overwriting_shared_keys_reuse_freed_blocks(void **state)
 		pthread_join(th[t], NULL);
 		assert_int_equal(w[t].failures, 0);
 	}
-	int cls = alloc_class_for(pool, sizeof(struct kv_entry) + 9 + 100);
+	int cls = entry_class_for(&pool->entries, 9, 100);
 	uint64_t blocks = (carved_bytes(pool) - before) / pool->sb.size_class[cls];
 	print_message("# %d threads, %ld overwrites each: %llu blocks carved for %d keys\n",
 		      threads, ops, (unsigned long long)blocks, SHARED_KEYS);

@@ -67,9 +67,9 @@ static void size_classes_ascend_and_hold_the_largest_entry(void **state)
 		assert_int_equal(sb.size_class[i] % 64, 0);
 	}
 	uint32_t largest = sb.size_class[sb.size_class_count - 1];
-	assert_true(largest >= ENTRY_OVERHEAD_BYTES + sb.max_key + sb.max_value);
+	assert_true(largest >= ENTRY_HEADER_BYTES + sb.max_key + sb.max_value);
 	assert_true(sb.size_class[sb.size_class_count - 2] <
-		    ENTRY_OVERHEAD_BYTES + sb.max_key + sb.max_value);
+		    ENTRY_HEADER_BYTES + sb.max_key + sb.max_value);
 }
 
 static void too_small_pool_is_refused_with_what_would_fit(void **state)
@@ -102,7 +102,7 @@ static void default_max_value_shrinks_but_explicit_is_refused(void **state)
 	(void)state;
 	struct superblock sb = plan_ok(16u << 20, 8, 0);
 	assert_true(sb.max_value < DEFAULT_MAX_VALUE);
-	assert_true(PARTITION_HEADER_BYTES + 4ull * sb.size_class[sb.size_class_count - 1] <=
+	assert_true(4ull * sb.size_class[sb.size_class_count - 1] <=
 		    sb.partition_size);
 	struct geometry_request req = { .pool_size = 16u << 20, .max_hosts = 8,
 					.max_value = 4u << 20 };
@@ -120,6 +120,8 @@ static void out_of_range_parameters_are_refused(void **state)
 		{ .pool_size = 1ULL << 30, .max_value = MAX_VALUE_LIMIT + 1 },
 		{ .pool_size = 1ULL << 30, .cap_entries = MAX_CAPABILITIES + 1 },
 		{ .pool_size = 1ULL << 30, .alignment = 3000 },
+		{ .pool_size = 1ULL << 30, .ns_entries = MAX_NAMESPACES + 1 },
+		{ .pool_size = MAX_POOL_SIZE * 2 },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_shm(SHMEMORA_E_GEOMETRY, layout_plan(&bad[i], &sb));
@@ -150,6 +152,9 @@ static void check_refuses_any_edited_geometry_field(void **state)
 	EDIT(sb.region[REGION_CAPTABLE].size = 1ULL << 40);
 	EDIT(sb.partition_size *= 2);
 	EDIT(sb.index_slots += 1);
+	EDIT(sb.ns_entries += 1);
+	EDIT(sb.ns_entries = 0);
+	EDIT(sb.region[REGION_NAMESPACES].size += 4096);
 	EDIT(sb.size_class[3] = 5);
 	EDIT(sb.size_class_count = 0);
 	EDIT(sb.max_hosts = 0);

@@ -1,0 +1,225 @@
+/*
+ * entry.c — the entry protocol (see entry.h).
+ *
+ * Orderings, and what each pairs with:
+ *   build:   fields and bytes, write-back, then the release store that makes
+ *            seq even; pairs with the acquire load of seq in entry_read.
+ *   read:    acquire load of seq, the header and bytes, an acquire fence,
+ *            then seq again (entry_unchanged): the fence keeps the copies
+ *            before the second load.
+ *   retire:  release store of an odd seq, then alloc_free's release push:
+ *            whoever pops the block (acquire) sees it odd before rebuilding.
+ */
+#include "entry.h"
+#include "error.h"
+#include "seqlock.h"
+#include "shared.h"
+
+#include <string.h>
+
+static struct kv_entry *entry_at(const struct entries *es, uint64_t offset)
+{
+	return (struct kv_entry *)(es->heap->base + offset);
+}
+
+static const uint8_t *key_bytes(const struct entries *es, const struct entry_snap *snap)
+{
+	return (const uint8_t *)(entry_at(es, snap->offset) + 1);
+}
+
+int entry_class_for(const struct entries *es, size_t key_len, size_t value_len)
+{
+	return alloc_class_for(es->heap, (uint64_t)ENTRY_HEADER_BYTES + key_len + value_len);
+}
+
+/* The MAC of an entry: SipHash-2-4 over its offset, its header fields and
+ * its key.  The offset binds the entry to its block, so a sealed header
+ * copied elsewhere does not verify. */
+static uint64_t entry_mac(const struct entries *es, const struct entry_snap *s, const void *key)
+{
+#ifdef SHMEMORA_UNPROTECTED
+	(void)es, (void)s, (void)key;
+	return 0; /* the benchmark's baseline: protection compiled out */
+#endif
+	uint64_t rec[6] = {
+		s->offset,
+		s->ns_hash,
+		s->version,
+		(uint64_t)s->key_len | (uint64_t)s->value_len << 32,
+		(uint64_t)s->ns_gen | (uint64_t)s->owner_epoch << 32,
+		(uint64_t)s->owner_host | (uint64_t)s->size_class << 16 | (uint64_t)s->flags << 24,
+	};
+	return siphash24_words(secrets_entry_key(es->secrets), rec, 6, key, s->key_len);
+}
+
+/* Is a snapshot's geometry possible: a block of its class at its offset,
+ * lengths within the limits and within that block? */
+static bool snapshot_sane(const struct entries *es, const struct entry_snap *s)
+{
+	if (alloc_block_owner(es->heap, s->offset, s->size_class) < 0)
+		return false;
+	if (s->key_len < 1 || s->key_len > es->max_key || s->value_len > es->max_value)
+		return false;
+	return (uint64_t)ENTRY_HEADER_BYTES + s->key_len + s->value_len <=
+	       es->heap->class_size[s->size_class];
+}
+
+int entry_read(const struct entries *es, uint64_t offset, const struct entry_key *want,
+	       struct entry_snap *snap)
+{
+	struct kv_entry *e = entry_at(es, offset);
+	const struct coherence *coh = es->heap->coh;
+	coherence_invalidate(coh, e, sizeof *e);
+	/* Acquire: pairs with the release store that made the seq even in
+	 * entry_build, so the header and key below are the built ones. */
+	snap->seq = atomic_load_explicit(&e->seq, memory_order_acquire);
+	if (snap->seq & 1)
+		return ENTRY_RETRY; /* freed or being rebuilt since the slot was read */
+	snap->offset = offset;
+	snap->ns_hash = field_load(&e->ns_hash);
+	snap->version = field_load(&e->version);
+	snap->key_len = field_load(&e->key_len);
+	snap->value_len = field_load(&e->value_len);
+	snap->ns_gen = field_load(&e->ns_gen);
+	snap->owner_epoch = field_load(&e->owner_epoch);
+	snap->owner_host = field_load(&e->owner_host);
+	snap->size_class = field_load(&e->size_class);
+	snap->flags = field_load(&e->flags);
+	snap->mac = field_load(&e->mac);
+	bool sane = snapshot_sane(es, snap);
+	bool same_key = false;
+	if (sane && want && snap->ns_hash == want->ns_hash && snap->ns_gen == want->ns_gen &&
+	    snap->key_len == want->len) {
+		/* Bounded by the validated snapshot: inside the block. */
+		coherence_invalidate(coh, key_bytes(es, snap), snap->key_len);
+		same_key = seqlock_equal(key_bytes(es, snap), want->key, want->len);
+	}
+	if (!entry_unchanged(es, snap))
+		return ENTRY_RETRY;
+	if (!sane)
+		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu has an impossible header "
+				 "(class %u, key %u bytes, value %u bytes)",
+				 (unsigned long long)offset, snap->size_class, snap->key_len,
+				 snap->value_len);
+	if (!same_key)
+		return ENTRY_OTHER;
+	/* Over the caller's key, which equalled the entry's: the bytes in
+	 * the pool are not read again. */
+	if (!entry_mac_ok(es, snap, want->key))
+		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu fails its MAC: its header "
+				 "or key was changed by someone without the pool key",
+				 (unsigned long long)offset);
+	return ENTRY_MATCH;
+}
+
+bool entry_mac_ok(const struct entries *es, const struct entry_snap *snap, const void *key)
+{
+	return entry_mac(es, snap, key) == snap->mac;
+}
+
+void entry_copy_value(const struct entries *es, const struct entry_snap *snap, void *buf)
+{
+	if (!snap->value_len)
+		return;
+	const uint8_t *src = key_bytes(es, snap) + snap->key_len;
+	coherence_invalidate(es->heap->coh, src, snap->value_len);
+	seqlock_read(buf, src, snap->value_len);
+}
+
+void entry_copy_key(const struct entries *es, const struct entry_snap *snap, void *buf)
+{
+	coherence_invalidate(es->heap->coh, key_bytes(es, snap), snap->key_len);
+	seqlock_read(buf, key_bytes(es, snap), snap->key_len);
+}
+
+bool entry_unchanged(const struct entries *es, const struct entry_snap *snap)
+{
+	struct kv_entry *e = entry_at(es, snap->offset);
+	/* The copies before this point complete before seq is read again. */
+	atomic_thread_fence(memory_order_acquire);
+	coherence_invalidate(es->heap->coh, &e->seq, sizeof e->seq);
+	return atomic_load_explicit(&e->seq, memory_order_relaxed) == snap->seq;
+}
+
+/* Writes the header fields of `s` and its MAC into the block. */
+static void write_header(struct entries *es, struct entry_snap *s, const void *key)
+{
+	struct kv_entry *e = entry_at(es, s->offset);
+	s->mac = entry_mac(es, s, key);
+	/* Readers still holding this block from its previous life read these
+	 * racily and then discard what they read (seq changed). */
+	field_store(&e->ns_hash, s->ns_hash);
+	field_store(&e->version, s->version);
+	field_store(&e->key_len, s->key_len);
+	field_store(&e->value_len, s->value_len);
+	field_store(&e->ns_gen, s->ns_gen);
+	field_store(&e->owner_epoch, s->owner_epoch);
+	field_store(&e->owner_host, s->owner_host);
+	field_store(&e->size_class, s->size_class);
+	field_store(&e->flags, s->flags);
+	field_store(&e->reserved, 0u);
+	field_store(&e->mac, s->mac);
+}
+
+int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct entry_key *k,
+		const void *value, size_t value_len, uint64_t version, struct entry_snap *built)
+{
+	uint64_t at;
+	uint64_t *offset = &at;
+	int cls = entry_class_for(es, k->len, value_len);
+	if (cls < 0)
+		return error_set(SHMEMORA_E_INVALID, "entry too large for any size class");
+	int rc = alloc_block(es->heap, host, cls, offset);
+	if (rc)
+		return rc;
+	struct kv_entry *e = entry_at(es, *offset);
+	const struct coherence *coh = es->heap->coh;
+	/* Our cache may hold this block's lines from its previous life; start
+	 * from memory so a write-back never carries stale bytes of a line
+	 * another host wrote since. */
+	coherence_invalidate(coh, e, sizeof *e + k->len + value_len);
+	/* Relaxed: the acquire pop of the block ordered us after its retire. */
+	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
+	struct entry_snap s = {
+		.offset = *offset, .ns_hash = k->ns_hash, .version = version,
+		.key_len = (uint32_t)k->len, .value_len = (uint32_t)value_len,
+		.ns_gen = k->ns_gen, .owner_epoch = epoch, .owner_host = (uint16_t)host,
+		.size_class = (uint8_t)cls,
+	};
+	write_header(es, &s, k->key);
+	seqlock_write((uint8_t *)(e + 1), k->key, k->len);
+	if (value_len)
+		seqlock_write((uint8_t *)(e + 1) + k->len, value, value_len);
+	coherence_writeback(coh, e, sizeof *e + k->len + value_len);
+	/* Even, and different from every earlier value of this block (a fresh
+	 * block reads 0, a retired one odd).  Release: the contents are
+	 * written before the entry reads as stable. */
+	s.seq = (seq | 1) + 1;
+	atomic_store_explicit(&e->seq, s.seq, memory_order_release);
+	coherence_writeback(coh, &e->seq, sizeof e->seq);
+	*built = s;
+	return 0;
+}
+
+void entry_set_version(struct entries *es, struct entry_snap *built, const void *key,
+		       uint64_t version)
+{
+	/* Our own unpublished entry: no other host has a reason to read it,
+	 * and a reader from the block's previous life holds an older seq.
+	 * Rewritten from our own snapshot, never from the pool. */
+	built->version = version;
+	write_header(es, built, key);
+	coherence_writeback(es->heap->coh, entry_at(es, built->offset), sizeof(struct kv_entry));
+}
+
+void entry_retire(struct entries *es, uint64_t offset, int cls)
+{
+	struct kv_entry *e = entry_at(es, offset);
+	coherence_invalidate(es->heap->coh, &e->seq, sizeof e->seq);
+	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
+	/* Odd, and different: any reader still copying it sees the change and
+	 * retries.  Release: pairs with the acquire pop in alloc_block. */
+	atomic_store_explicit(&e->seq, (seq & 1) ? seq + 2 : seq + 1, memory_order_release);
+	coherence_writeback(es->heap->coh, &e->seq, sizeof e->seq);
+	alloc_free(es->heap, offset, cls);
+}

@@ -1,0 +1,119 @@
+/*
+ * entry.h — KV entries: their header, their MAC and their seqlock.  This
+ * module owns the entry protocol; the index, the KV operations and `check`
+ * all go through it.
+ *
+ * An entry is built whole in a block of its writer's partition, sealed with
+ * a MAC, and made readable by making its seq even; only then may an index
+ * slot name it.  Once built it never changes, until it is retired (seq made
+ * odd and different) and freed.
+ *
+ * Reading is a seqlock read in three steps:
+ *   entry_read()      reads seq and every header field ONCE into a local
+ *                     snapshot, validates the snapshot (class, block bounds,
+ *                     lengths within the block), and tells whether the
+ *                     entry holds the wanted key, checking its MAC when it
+ *                     does;
+ *   entry_copy_value  copies the value, sized from the snapshot only;
+ *   entry_unchanged   rechecks seq: a reader that sees the same even seq
+ *                     before and after has a copy of one whole entry.
+ * Nothing after entry_read() looks at the header in the pool again, so a
+ * host that rewrites a length in a loop cannot make a reader copy more than
+ * the snapshot it validated, and the MAC (SipHash under a key derived from
+ * the pool key, over the block's offset, the header and the key) means a
+ * host without the pool key cannot make an entry say anything its writer
+ * did not: not another length, not another key, not another place.  Value
+ * bytes are not covered by the MAC: a host that can write raw bytes can
+ * destroy values it reaches, but cannot make a reader return bytes from
+ * outside the entry it asked for.
+ */
+#ifndef SHMEMORA_ENTRY_H
+#define SHMEMORA_ENTRY_H
+
+#include "alloc.h"
+#include "secrets.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The entries of one attached pool. */
+struct entries {
+	struct heap *heap;
+	const struct secrets *secrets;
+	uint32_t max_key, max_value;
+};
+
+/* A key a caller asks about. */
+struct entry_key {
+	uint64_t ns_hash;
+	uint32_t ns_gen;
+	const void *key;
+	size_t len;
+};
+
+/* A header read once; what every later step uses. */
+struct entry_snap {
+	uint64_t offset;
+	uint64_t seq;
+	uint64_t ns_hash, version, mac;
+	uint32_t key_len, value_len, ns_gen, owner_epoch;
+	uint16_t owner_host;
+	uint8_t size_class, flags;
+};
+
+enum entry_read_result {
+	ENTRY_RETRY = -1,  /* free, being rebuilt, or changed while read: look again */
+	ENTRY_OTHER = 0,   /* a whole entry of another key */
+	ENTRY_MATCH = 1,   /* a whole entry of the wanted key, its MAC verified */
+};
+
+/*
+ * Reads and validates the entry at pool offset `offset`.  With `want`, also
+ * compares its key and verifies its MAC when the key matches.  Returns an
+ * enum entry_read_result, or E_CORRUPT when a stable entry fails
+ * validation (a damaged or tampered header, or a MAC that does not verify).
+ * With `want` NULL, ENTRY_OTHER means "a valid header was read" (its key
+ * and MAC are the caller's to check: entry_copy_key, entry_mac_ok).
+ */
+int entry_read(const struct entries *es, uint64_t offset, const struct entry_key *want,
+	       struct entry_snap *snap);
+
+/* Copies the snapshot's value (its value_len bytes, which the caller has
+ * room for) into buf. */
+void entry_copy_value(const struct entries *es, const struct entry_snap *snap, void *buf);
+
+/* Copies the snapshot's key (key_len bytes) into buf. */
+void entry_copy_key(const struct entries *es, const struct entry_snap *snap, void *buf);
+
+/* Does the MAC of the snapshot verify for this key (the caller's copy)? */
+bool entry_mac_ok(const struct entries *es, const struct entry_snap *snap, const void *key);
+
+/* Has the entry kept the seq of the snapshot (so what was read since is
+ * one whole entry)? */
+bool entry_unchanged(const struct entries *es, const struct entry_snap *snap);
+
+/*
+ * Builds a complete entry for `k` with `value` in host `host`'s partition,
+ * sealed and readable (seq even), not yet named by any slot; `built` gets
+ * its snapshot (built->offset is where it is).  E_NO_SPACE, E_CORRUPT (a
+ * damaged partition header).
+ */
+int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct entry_key *k,
+		const void *value, size_t value_len, uint64_t version, struct entry_snap *built);
+
+/* Sets the version of an entry this thread built and has not published
+ * (a writer that lost a race and tries again), resealing it from its
+ * snapshot `built` and its key. */
+void entry_set_version(struct entries *es, struct entry_snap *built, const void *key,
+		       uint64_t version);
+
+/* Makes an entry that no slot names any more unreadable (seq odd and
+ * different, so a reader still copying it retries) and frees its block.
+ * `cls` is the class its snapshot or its builder knows. */
+void entry_retire(struct entries *es, uint64_t offset, int cls);
+
+/* The size class an entry for this key and value length needs, or -1. */
+int entry_class_for(const struct entries *es, size_t key_len, size_t value_len);
+
+#endif
