@@ -18,7 +18,8 @@ BINDIR  ?= $(PREFIX)/bin
 
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wundef -Wstrict-prototypes
-SANFLAGS_address := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SANFLAGS_address := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+	-DSHMEMORA_BOUNDS_CHECK
 SANFLAGS_thread  := -fsanitize=thread -fno-omit-frame-pointer
 SANFLAGS := $(SANFLAGS_$(SAN))
 DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash 2>/dev/null)

@@ -16,6 +16,7 @@
 #include "shared.h"
 
 #include <string.h>
+#include <time.h>
 
 static struct kv_entry *entry_at(const struct entries *es, uint64_t offset)
 {
@@ -26,6 +27,25 @@ static const uint8_t *key_bytes(const struct entries *es, const struct entry_sna
 {
 	return (const uint8_t *)(entry_at(es, snap->offset) + 1);
 }
+
+#ifdef SHMEMORA_BOUNDS_CHECK
+_Atomic uint64_t entry_bounds_violations;
+
+/* Test builds: every copy out of an entry must lie inside the block its
+ * validated snapshot names.  Catches a read past a field that stays inside
+ * the mapping (which ASan cannot see). */
+static void bounds_check(const struct entries *es, const struct entry_snap *s, const void *p,
+			 size_t n)
+{
+	const uint8_t *block = (const uint8_t *)entry_at(es, s->offset);
+	const uint8_t *at = p;
+	if (s->size_class >= es->heap->class_count || at < block ||
+	    (size_t)(at - block) + n > es->heap->class_size[s->size_class])
+		atomic_fetch_add(&entry_bounds_violations, 1);
+}
+#else
+#define bounds_check(es, s, p, n) ((void)0)
+#endif
 
 int entry_class_for(const struct entries *es, size_t key_len, size_t value_len)
 {
@@ -47,7 +67,8 @@ static uint64_t entry_mac(const struct entries *es, const struct entry_snap *s, 
 		s->version,
 		(uint64_t)s->key_len | (uint64_t)s->value_len << 32,
 		(uint64_t)s->ns_gen | (uint64_t)s->owner_epoch << 32,
-		(uint64_t)s->owner_host | (uint64_t)s->size_class << 16 | (uint64_t)s->flags << 24,
+		(uint64_t)s->owner_host | (uint64_t)s->size_class << 16 | (uint64_t)s->flags << 24 |
+			(uint64_t)s->nonce << 32,
 	};
 	return siphash24_words(secrets_entry_key(es->secrets), rec, 6, key, s->key_len);
 }
@@ -85,12 +106,14 @@ int entry_read(const struct entries *es, uint64_t offset, const struct entry_key
 	snap->owner_host = field_load(&e->owner_host);
 	snap->size_class = field_load(&e->size_class);
 	snap->flags = field_load(&e->flags);
+	snap->nonce = field_load(&e->nonce);
 	snap->mac = field_load(&e->mac);
 	bool sane = snapshot_sane(es, snap);
 	bool same_key = false;
 	if (sane && want && snap->ns_hash == want->ns_hash && snap->ns_gen == want->ns_gen &&
 	    snap->key_len == want->len) {
 		/* Bounded by the validated snapshot: inside the block. */
+		bounds_check(es, snap, key_bytes(es, snap), snap->key_len);
 		coherence_invalidate(coh, key_bytes(es, snap), snap->key_len);
 		same_key = seqlock_equal(key_bytes(es, snap), want->key, want->len);
 	}
@@ -122,12 +145,14 @@ void entry_copy_value(const struct entries *es, const struct entry_snap *snap, v
 	if (!snap->value_len)
 		return;
 	const uint8_t *src = key_bytes(es, snap) + snap->key_len;
+	bounds_check(es, snap, src, snap->value_len);
 	coherence_invalidate(es->heap->coh, src, snap->value_len);
 	seqlock_read(buf, src, snap->value_len);
 }
 
 void entry_copy_key(const struct entries *es, const struct entry_snap *snap, void *buf)
 {
+	bounds_check(es, snap, key_bytes(es, snap), snap->key_len);
 	coherence_invalidate(es->heap->coh, key_bytes(es, snap), snap->key_len);
 	seqlock_read(buf, key_bytes(es, snap), snap->key_len);
 }
@@ -137,8 +162,26 @@ bool entry_unchanged(const struct entries *es, const struct entry_snap *snap)
 	struct kv_entry *e = entry_at(es, snap->offset);
 	/* The copies before this point complete before seq is read again. */
 	atomic_thread_fence(memory_order_acquire);
-	coherence_invalidate(es->heap->coh, &e->seq, sizeof e->seq);
-	return atomic_load_explicit(&e->seq, memory_order_relaxed) == snap->seq;
+	coherence_invalidate(es->heap->coh, e, sizeof *e);
+	return atomic_load_explicit(&e->seq, memory_order_relaxed) == snap->seq &&
+	       field_load(&e->mac) == snap->mac;
+}
+
+/* A new nonce for each build: xorshift per thread, seeded from the
+ * thread's stack address and the clock, so two builds of one block (by any
+ * hosts) share a nonce with odds of 2^-32 at most. */
+static uint32_t next_nonce(void)
+{
+	static _Thread_local uint64_t state;
+	if (!state) {
+		uintptr_t here = (uintptr_t)&state;
+		state = (uint64_t)here * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clock();
+		state |= 1;
+	}
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return (uint32_t)(state >> 16);
 }
 
 /* Writes the header fields of `s` and its MAC into the block. */
@@ -157,7 +200,7 @@ static void write_header(struct entries *es, struct entry_snap *s, const void *k
 	field_store(&e->owner_host, s->owner_host);
 	field_store(&e->size_class, s->size_class);
 	field_store(&e->flags, s->flags);
-	field_store(&e->reserved, 0u);
+	field_store(&e->nonce, s->nonce);
 	field_store(&e->mac, s->mac);
 }
 
@@ -184,7 +227,7 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct 
 		.offset = *offset, .ns_hash = k->ns_hash, .version = version,
 		.key_len = (uint32_t)k->len, .value_len = (uint32_t)value_len,
 		.ns_gen = k->ns_gen, .owner_epoch = epoch, .owner_host = (uint16_t)host,
-		.size_class = (uint8_t)cls,
+		.size_class = (uint8_t)cls, .nonce = next_nonce(),
 	};
 	write_header(es, &s, k->key);
 	seqlock_write((uint8_t *)(e + 1), k->key, k->len);

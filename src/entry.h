@@ -15,8 +15,12 @@
  *                     entry holds the wanted key, checking its MAC when it
  *                     does;
  *   entry_copy_value  copies the value, sized from the snapshot only;
- *   entry_unchanged   rechecks seq: a reader that sees the same even seq
- *                     before and after has a copy of one whole entry.
+ *   entry_unchanged   rechecks seq and the MAC: a reader that sees the same
+ *                     even seq and MAC before and after has a copy of one
+ *                     whole entry.  (The MAC too because a host that writes
+ *                     raw bytes could set seq back to a value a reader saw
+ *                     while the block was rebuilt; a rebuild never keeps
+ *                     the MAC, since every build draws a new nonce.)
  * Nothing after entry_read() looks at the header in the pool again, so a
  * host that rewrites a length in a loop cannot make a reader copy more than
  * the snapshot it validated, and the MAC (SipHash under a key derived from
@@ -57,7 +61,7 @@ struct entry_snap {
 	uint64_t offset;
 	uint64_t seq;
 	uint64_t ns_hash, version, mac;
-	uint32_t key_len, value_len, ns_gen, owner_epoch;
+	uint32_t key_len, value_len, ns_gen, owner_epoch, nonce;
 	uint16_t owner_host;
 	uint8_t size_class, flags;
 };
@@ -89,8 +93,8 @@ void entry_copy_key(const struct entries *es, const struct entry_snap *snap, voi
 /* Does the MAC of the snapshot verify for this key (the caller's copy)? */
 bool entry_mac_ok(const struct entries *es, const struct entry_snap *snap, const void *key);
 
-/* Has the entry kept the seq of the snapshot (so what was read since is
- * one whole entry)? */
+/* Has the entry kept the seq and MAC of the snapshot (so what was read
+ * since is one whole entry)? */
 bool entry_unchanged(const struct entries *es, const struct entry_snap *snap);
 
 /*
@@ -112,6 +116,12 @@ void entry_set_version(struct entries *es, struct entry_snap *built, const void 
  * different, so a reader still copying it retries) and frees its block.
  * `cls` is the class its snapshot or its builder knows. */
 void entry_retire(struct entries *es, uint64_t offset, int cls);
+
+#ifdef SHMEMORA_BOUNDS_CHECK
+/* Test builds (the ASan tree): copies out of an entry that strayed outside
+ * its block; the tamper tests require 0. */
+extern _Atomic uint64_t entry_bounds_violations;
+#endif
 
 /* The size class an entry for this key and value length needs, or -1. */
 int entry_class_for(const struct entries *es, size_t key_len, size_t value_len);

@@ -142,7 +142,12 @@ int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
 				return m;
 			if (m == ENTRY_RETRY) {
 				retry = true;
-			} else if (m == ENTRY_MATCH) {
+			} else if (m == ENTRY_OTHER) {
+				/* Another key's entry, or ours replaced and its block
+				 * rebuilt for another key since we read the slot: then
+				 * the slot has moved on, and the key is still here. */
+				retry = load_slot(ix, s) != v;
+			} else {
 				/* Still published in this slot? Then it was live at a
 				 * moment between the two loads. */
 				if (load_slot(ix, s) != v) {

@@ -233,8 +233,9 @@ _Static_assert(HEAP_HEADER_BYTES % CACHE_LINE == 0, "heap headers are whole line
  * value, in one size-class block of a partition.  entry.h owns the protocol:
  * `seq` is the entry's seqlock word (odd while the block is free or being
  * rebuilt, even once built; every transition changes it), and `mac` is a
- * keyed SipHash over the block's offset, the other header fields and the
- * key, so a host without the pool key cannot forge or move an entry.
+ * keyed SipHash over the block's offset, the other header fields (the
+ * nonce included) and the key, so a host without the pool key cannot forge
+ * or move an entry, and no two builds of one block share a MAC.
  */
 struct kv_entry {
 	_Atomic uint64_t seq;             /*  0 */
@@ -248,7 +249,7 @@ struct kv_entry {
 	uint16_t owner_host;              /* 48 the partition it lives in */
 	uint8_t size_class;               /* 50 index into the superblock's classes */
 	uint8_t flags;                    /* 51 zero */
-	uint32_t reserved;                /* 52 zero */
+	uint32_t nonce;                   /* 52 random per build: no two builds of a block alike */
 	uint64_t mac;                     /* 56 */
 	/* 64: key bytes, then value bytes */
 };

@@ -94,6 +94,58 @@ static inline void test_make_pool(char *path, size_t path_len, const char *tag, 
 		assert_shm(0, shmemora_ns_create(*pool, root, ns));
 }
 
+/*
+ * Values that say whose they are: "<ns>/<key>/<version>/", filler derived
+ * from them, and an XXH3-64 of all that in the last 8 bytes.  A reader can
+ * tell a whole, correct value from a torn one, one of another key or
+ * namespace, or one with bytes added or cut.
+ */
+#define TEST_VALUE_MIN 64
+
+static inline size_t test_value_make(uint8_t *buf, size_t len, const char *ns, const char *key,
+				     size_t key_len, uint64_t version)
+{
+	if (len < TEST_VALUE_MIN)
+		len = TEST_VALUE_MIN;
+	int n = snprintf((char *)buf, len - 8, "%s/%.*s/%llu/", ns, (int)key_len, key,
+			 (unsigned long long)version);
+	size_t at = n < 0 ? 0 : (size_t)n;
+	if (at > len - 8)
+		at = len - 8;
+	uint64_t x = XXH3_64bits(buf, at);
+	for (size_t i = at; i < len - 8; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		buf[i] = (uint8_t)(x >> 56);
+	}
+	uint64_t sum = XXH3_64bits(buf, len - 8);
+	memcpy(buf + len - 8, &sum, 8);
+	return len;
+}
+
+/* 1 if `buf` (len bytes) is a whole value of exactly this key, with its
+ * version in *version (may be NULL); 0 if not. */
+static inline int test_value_check(const uint8_t *buf, size_t len, const char *ns,
+				   const char *key, size_t key_len, uint64_t *version)
+{
+	if (len < TEST_VALUE_MIN)
+		return 0;
+	uint64_t sum;
+	memcpy(&sum, buf + len - 8, 8);
+	if (sum != XXH3_64bits(buf, len - 8))
+		return 0;
+	char head[600];
+	int n = snprintf(head, sizeof head, "%s/%.*s/", ns, (int)key_len, key);
+	if (n < 0 || (size_t)n >= len - 8 || memcmp(buf, head, (size_t)n) != 0)
+		return 0;
+	char *end;
+	unsigned long long v = strtoull((const char *)buf + n, &end, 10);
+	if (end == (const char *)buf + n || *end != '/')
+		return 0;
+	if (version)
+		*version = v;
+	return 1;
+}
+
 /* Hash of a whole file, and its size: two snapshots equal means untouched. */
 struct file_snapshot {
 	uint64_t hash;
