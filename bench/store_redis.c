@@ -14,25 +14,32 @@
 #include <string.h>
 
 struct rd_global {
-	char sock[300];
+	char sock[108];  /* sun_path's size */
 	pid_t pid;
 	const struct store_cfg *cfg;
 };
 
 struct rd_thread {
 	redisContext *c;
-	char err[128];
+	char err[STORE_ERROR_MAX];
 };
 
-static int rd_start(const struct store_cfg *cfg, void **global)
+static int rd_start(const struct store_cfg *cfg, void **global, char *err)
 {
 	struct rd_global *g = calloc(1, sizeof *g);
+	if (!g) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
 	g->cfg = cfg;
-	snprintf(g->sock, sizeof g->sock, "%s/redis.sock", cfg->dir);
+	if (server_socket_path(cfg->dir, "redis.sock", g->sock, sizeof g->sock, err)) {
+		free(g);
+		return -1;
+	}
 	char *argv[] = { "redis-server", "--port", "0", "--unixsocket", g->sock,
 			 "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
 			 "--dir", (char *)cfg->dir, NULL };
-	g->pid = server_start(argv, g->sock);
+	g->pid = server_start(argv, g->sock, err);
 	if (g->pid < 0) {
 		free(g);
 		return -1;
@@ -41,8 +48,9 @@ static int rd_start(const struct store_cfg *cfg, void **global)
 	return 0;
 }
 
-static int rd_attach(void *global, void **proc)
+static int rd_attach(void *global, void **proc, char *err)
 {
+	(void)err;
 	*proc = global;
 	return 0;
 }
@@ -51,9 +59,13 @@ static int rd_thread_open(void *proc, void **thr)
 {
 	struct rd_global *g = proc;
 	struct rd_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
 	t->c = redisConnectUnix(g->sock);
 	if (!t->c || t->c->err) {
 		fprintf(stderr, "redis: %s\n", t->c ? t->c->errstr : "out of memory");
+		if (t->c)
+			redisFree(t->c);
 		free(t);
 		return -1;
 	}

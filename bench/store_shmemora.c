@@ -20,9 +20,8 @@
 #define NS "usertable"
 
 struct shm_global {
-	char path[300];
+	char path[600];
 	const struct store_cfg *cfg;
-	int creator_detached;
 };
 
 struct shm_proc {
@@ -35,7 +34,8 @@ struct shm_thread {
 	struct shm_proc *p;
 	shmemora_token batch;       /* the current load batch's token */
 	uint64_t batch_left;
-	char err[256];
+	shmemora_kv_item items[STORE_BATCH_MAX];
+	char err[STORE_ERROR_MAX];
 };
 
 static int fail(struct shm_thread *t, int rc)
@@ -45,46 +45,81 @@ static int fail(struct shm_thread *t, int rc)
 	return rc;
 }
 
-static int shm_start(const struct store_cfg *cfg, void **global)
+/* Host slots: each --hosts process, and the process that loads (it stays
+ * attached while the hosts run). */
+static uint32_t slots(const struct store_cfg *cfg)
 {
-	struct shm_global *g = calloc(1, sizeof *g);
-	g->cfg = cfg;
-	snprintf(g->path, sizeof g->path, "%s/pool", cfg->dir);
+	return (uint32_t)cfg->hosts + 1;
+}
+
+static uint64_t pool_size_for(const struct store_cfg *cfg)
+{
 	uint64_t per = 64 + 32 + cfg->value_size;
 	per = (per + 63) & ~63ULL;
-	uint64_t size = cfg->max_records * per * 2 + (256ULL << 20);
-	size = (size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+	uint64_t size = cfg->live * per * 2 + (256ULL << 20);
+	return (size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+}
+
+static int create_pool(const struct shm_global *g, shmemora_pool **pool, char *err)
+{
+	const struct store_cfg *cfg = g->cfg;
 	shmemora_config *c;
-	shmemora_pool *pool;
-	shmemora_config_new(&c);
-	shmemora_config_set_size(c, size);
-	shmemora_config_set_hosts(c, (uint32_t)cfg->hosts + 1);
-	shmemora_config_set_index_slots(c, cfg->max_records * 4);
-	shmemora_config_set_capabilities(c, cfg->max_records + 4096 > (1u << 24)
-					 ? (1u << 24) : cfg->max_records + 4096);
-	int rc = shmemora_create(g->path, c, &pool);
-	shmemora_config_delete(c);
-	if (rc) {
-		fprintf(stderr, "shmemora: %s\n", shmemora_errmsg());
-		free(g);
-		return rc;
+	if (shmemora_config_new(&c)) {
+		snprintf(err, STORE_ERROR_MAX, "config: %s", shmemora_errmsg());
+		return -1;
 	}
-	char file[320];
-	shmemora_token root;
-	snprintf(file, sizeof file, "%s.root-token", g->path);
-	if ((rc = shmemora_token_load(file, &root)) == 0)
-		rc = shmemora_ns_create(pool, &root, NS);
-	shmemora_detach(pool);
-	*global = g;
+	int rc = shmemora_config_set_size(c, pool_size_for(cfg));
+	if (!rc)
+		rc = shmemora_config_set_hosts(c, slots(cfg));
+	if (!rc)
+		rc = shmemora_config_set_index_slots(c, cfg->live * 4);
+	if (!rc)
+		rc = shmemora_config_set_capabilities(c, cfg->live + 4096 > (1u << 24)
+						      ? (1u << 24) : cfg->live + 4096);
+	if (!rc)
+		rc = shmemora_create(g->path, c, pool);
+	shmemora_config_delete(c);
+	if (rc)
+		snprintf(err, STORE_ERROR_MAX, "%s", shmemora_errmsg());
 	return rc;
 }
 
-static int shm_attach(void *global, void **proc)
+static int shm_start(const struct store_cfg *cfg, void **global, char *err)
+{
+	struct shm_global *g = calloc(1, sizeof *g);
+	if (!g) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
+	g->cfg = cfg;
+	snprintf(g->path, sizeof g->path, "%s/pool", cfg->dir);
+	shmemora_pool *pool;
+	int rc = create_pool(g, &pool, err);
+	if (rc) {
+		free(g);
+		return rc;
+	}
+	char file[620];
+	shmemora_token root;
+	snprintf(file, sizeof file, "%s.root-token", g->path);
+	if (((rc = shmemora_token_load(file, &root)) ||
+		    (rc = shmemora_ns_create(pool, &root, NS))))
+		snprintf(err, STORE_ERROR_MAX, "%s", shmemora_errmsg());
+	shmemora_detach(pool);
+	*global = g; /* stop() destroys the pool, also after a failure here */
+	return rc;
+}
+
+static int shm_attach(void *global, void **proc, char *err)
 {
 	struct shm_global *g = global;
 	struct shm_proc *p = calloc(1, sizeof *p);
+	if (!p) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
 	p->g = g;
-	char file[320];
+	char file[620];
 	snprintf(file, sizeof file, "%s.root-token", g->path);
 	int rc = shmemora_attach(g->path, NULL, &p->pool);
 	if (rc == 0)
@@ -96,7 +131,9 @@ static int shm_attach(void *global, void **proc)
 	if (rc == 0)
 		rc = shmemora_set_verify(p->pool, (enum shmemora_verify)g->cfg->verify);
 	if (rc) {
-		fprintf(stderr, "shmemora attach: %s\n", shmemora_errmsg());
+		snprintf(err, STORE_ERROR_MAX, "attach: %s", shmemora_errmsg());
+		if (p->pool)
+			shmemora_detach(p->pool);
 		free(p);
 		return rc;
 	}
@@ -107,6 +144,8 @@ static int shm_attach(void *global, void **proc)
 static int shm_thread_open(void *proc, void **thr)
 {
 	struct shm_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
 	t->p = proc;
 	*thr = t;
 	return 0;
@@ -162,22 +201,23 @@ static int shm_update(void *thr, const char *key, size_t klen, const void *val, 
 	return rc ? fail(t, rc) : 0;
 }
 
+/* One multi_get call for all n keys (n <= STORE_BATCH_MAX). */
 static int shm_multi_read(void *thr, const char **keys, const size_t *klens, uint32_t n,
 			  void *buf, size_t cap)
 {
 	struct shm_thread *t = thr;
-	shmemora_kv_item items[128];
-	uint32_t done = 0;
-	while (done < n) {
-		uint32_t m = n - done < 128 ? n - done : 128;
-		for (uint32_t i = 0; i < m; i++)
-			items[i] = (shmemora_kv_item){ .key = keys[done + i], .key_len = klens[done + i],
-						       .buf = buf, .cap = cap };
-		int rc = shmemora_kv_multi_get(t->p->pool, &t->p->ns_token, NS, items, m);
-		if (rc)
-			return fail(t, rc);
-		done += m;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		t->items[i] = (shmemora_kv_item){ .key = keys[i], .key_len = klens[i], .buf = buf,
+						  .cap = cap };
+	int rc = shmemora_kv_multi_get(t->p->pool, &t->p->ns_token, NS, t->items, n);
+	if (rc)
+		return fail(t, rc);
+	for (uint32_t i = 0; i < n; i++)
+		if (t->items[i].rc && t->items[i].rc != SHMEMORA_E_NOT_FOUND) {
+			snprintf(t->err, sizeof t->err, "multi_get item %u: %s", i,
+				 shmemora_strerror(t->items[i].rc));
+			return t->items[i].rc;
+		}
 	return 0;
 }
 
@@ -210,6 +250,7 @@ const struct store_driver store_shmemora = {
 #endif
 	.start = shm_start, .attach = shm_attach, .thread_open = shm_thread_open,
 	.load = shm_load, .read = shm_read, .update = shm_update, .insert = shm_update,
-	.multi_read = shm_multi_read, .thread_close = shm_thread_close,
-	.detach = shm_detach, .stop = shm_stop, .error = shm_error,
+	.multi_read = shm_multi_read, .batch_read = shm_multi_read,
+	.thread_close = shm_thread_close, .detach = shm_detach, .stop = shm_stop,
+	.error = shm_error,
 };
