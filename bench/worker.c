@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #define KEY_BUF 32             /* ycsb_key() writes at most this much */
-#define SCAN_KEYS_MAX 64       /* a scan reads at most this many records */
 
 void start_line_init(struct start_line *s, int expected)
 {
@@ -248,15 +247,16 @@ static int warm_up(struct worker *w, void *thr, uint8_t *buf, uint64_t quota)
 }
 
 /* A hash index has no key order: a scan reads the `len` records that
- * follow the start record in insertion order, as one multi-get. */
+ * follow the start record in insertion order, as one multi-get.  Every
+ * length YCSB draws (1..100 for E) fits one request. */
 static int scan(struct worker *w, void *thr, struct ycsb_gen *g, uint8_t *buf)
 {
-	char keys[SCAN_KEYS_MAX][KEY_BUF];
-	const char *kp[SCAN_KEYS_MAX];
-	size_t kl[SCAN_KEYS_MAX];
+	char keys[STORE_BATCH_MAX][KEY_BUF];
+	const char *kp[STORE_BATCH_MAX];
+	size_t kl[STORE_BATCH_MAX];
 	uint64_t start = ycsb_next_key(g), n = __atomic_load_n(w->s->inserted, __ATOMIC_RELAXED);
 	uint32_t want = ycsb_scan_length(g), got = 0;
-	for (; got < want && got < SCAN_KEYS_MAX && start + got < n; got++) {
+	for (; got < want && got < STORE_BATCH_MAX && start + got < n; got++) {
 		kp[got] = keys[got];
 		kl[got] = ycsb_key(start + got, keys[got]);
 	}
