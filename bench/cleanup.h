@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Installs the handler for SIGINT, SIGTERM and SIGHUP. */
+/* Installs the handler for SIGINT, SIGTERM and SIGHUP (those not ignored). */
 void cleanup_on_signals(void);
 
 /* Creates ROOT/shmemora-kv-PID-NAME (mode 0700) into out and registers it.

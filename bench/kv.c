@@ -37,7 +37,8 @@
 enum opt_id {
 	O_MODE, O_WORKLOAD, O_RECORDS, O_OPS, O_DIST, O_THREADS, O_VALUE_SIZE, O_USE_BATCH,
 	O_BATCH_KVS, O_VERIFY, O_HOSTS, O_STORE, O_PIPELINE, O_COMPARE, O_PEERS, O_TRACE,
-	O_DURATION, O_JSON, O_CSV, O_PLOT, O_SWEEP, O_TIMING, O_TWIN_RESULTS, O_HELP,
+	O_DURATION, O_SIZE, O_DIR, O_REPEAT, O_JSON, O_CSV, O_PLOT, O_SWEEP, O_TIMING,
+	O_TWIN_RESULTS, O_HELP,
 	O_COUNT
 };
 
@@ -71,6 +72,11 @@ static const struct option_def defs[O_COUNT] = {
 	[O_TRACE] = { "trace", "NAME", 1, "replay NAME.spec_load and NAME.spec_trans (YCSB basic)" },
 	[O_DURATION] = { "duration", "S", 1, "stop the transactions after S seconds; micro: the\n"
 					     "length of each throughput row (default 3)" },
+	[O_SIZE] = { "size", "BYTES", 1, "SHMemora's pool size (K, M, G: KiB, MiB, GiB; default:\n"
+					 "what the run can hold at once)" },
+	[O_DIR] = { "dir", "DIR", 1, "where pools, databases and sockets go (default /dev/shm)" },
+	[O_REPEAT] = { "repeat", "N", 0, "run each configuration N times (interleaved); report\n"
+					 "medians and the run throughput's min-max" },
 	[O_JSON] = { "json", NULL, 0, "machine-readable results (JSON)" },
 	[O_CSV] = { "csv", NULL, 0, "machine-readable results (CSV)" },
 	[O_PLOT] = { "plot", "DIR", 0, "PNG charts with gnuplot into DIR" },
@@ -266,6 +272,9 @@ static int apply_option(struct options *o, enum opt_id id, const char *arg)
 	case O_PEERS: return parse_peers(arg, &o->peers);
 	case O_TRACE: o->trace = arg; return 0;
 	case O_DURATION: return parse_duration(arg, &o->duration);
+	case O_SIZE: return parse_u64("--size", arg, 1, 1ULL << 50, 1, &o->size);
+	case O_DIR: o->dir = arg; return 0;
+	case O_REPEAT: return parse_int("--repeat", arg, 1, REPEAT_MAX, &o->repeat);
 	case O_JSON: o->json = 1; return 0;
 	case O_CSV: o->csv = 1; return 0;
 	case O_PLOT: o->plot = arg; return 0;
@@ -413,6 +422,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		o.traces = &traces;
+		o.records = traces.loaded; /* what the header and the sizing count */
+		o.ops = traces.run_n;
 		if (traces.load_skipped + traces.run_skipped && !o.twin_results)
 			fprintf(stderr, "kv: %s: %llu + %llu lines skipped (not YCSB records)\n",
 				o.trace, (unsigned long long)traces.load_skipped,

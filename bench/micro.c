@@ -28,6 +28,11 @@ static const char *const tests[MICRO_ROWS] = {
 	"get-latency", "put-latency", "get-throughput", "mix-throughput",
 };
 
+double micro_seconds(const struct options *o)
+{
+	return o->duration > 0 ? o->duration : DEFAULT_SECONDS;
+}
+
 /* One thread, `ops` gets or puts, each timed. */
 static void latency(const struct session *s, int put, struct phase *out, char *error)
 {
@@ -108,7 +113,7 @@ static void *tput_main(void *arg)
 static void throughput(const struct session *s, int mix, struct phase *out, char *error)
 {
 	int t = s->o.threads, stop = 0, started = 0;
-	double seconds = s->o.duration > 0 ? s->o.duration : DEFAULT_SECONDS;
+	double seconds = micro_seconds(&s->o);
 	struct tput_thread *a = calloc((size_t)t, sizeof *a);
 	pthread_t *th = calloc((size_t)t, sizeof *th);
 	uint64_t t0 = now_ns();

@@ -11,6 +11,9 @@
  * get and 50/50 get/put throughput on --threads threads. */
 #define MICRO_ROWS 4
 
+/* How long each throughput row runs: --duration, or 3 s. */
+double micro_seconds(const struct options *o);
+
 /* Runs the micro mode on this build's SHMemora into MICRO_ROWS rows.
  * Nonzero if it failed (each row's error says why). */
 int micro_run(const struct options *o, struct result *rows);

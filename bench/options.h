@@ -41,6 +41,7 @@ struct options {
 	unsigned peers;            /* --compare: PEER_* bits to run beside SHMemora */
 	const char *trace;         /* --trace NAME */
 	double duration;           /* seconds, or 0: until --ops */
+	uint64_t size;             /* --size: the SHMemora pool's bytes, or 0: sized for the run */
 	const char *dir;           /* where the scratch directories go */
 	int repeat;                /* runs of each configuration (medians reported) */
 	int json, csv, timing;

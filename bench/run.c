@@ -1,6 +1,10 @@
 /*
  * run.c — one store's run (see run.h): the session around it, its phases on
  * this process's threads, and its --hosts runs in host processes.
+ *
+ * The pool, environment or server is sized for what the run can hold at
+ * once (size_for_run), so that --ops 50000000 --duration 4 does not ask
+ * for a pool of 36 GB.
  */
 #include "run.h"
 #include "cleanup.h"
@@ -10,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,15 +106,47 @@ void traces_free(struct traces *t)
 
 /* ------------------------------------------------------------ sizing */
 
-/* Room for every record the run could create: the loaded ones, and every
- * transaction as if it inserted one. */
+/* The most of `ops` operations of proportion p: the expected count, plus a
+ * margin far beyond the binomial spread (1.1 times, plus 1000). */
+static uint64_t at_most(uint64_t ops, double p)
+{
+	if (p <= 0)
+		return 0;
+	double n = ceil((double)ops * p * 1.1) + 1000;
+	return n < (double)ops ? (uint64_t)n : ops;
+}
+
+/* What the run can hold at once, never how many operations it might do
+ * (--duration may end it long before --ops): an update frees the entry it
+ * replaces, so only the load and the inserts add records.  One host: they
+ * all live in its partition.  Several: the loader's partition holds the
+ * load, and each host's at most its share of the writes (an update
+ * allocates in the writer's partition and frees the replaced entry into
+ * its owner's). */
 static void size_for_run(const struct options *o, struct store_cfg *cfg)
 {
 	const struct traces *t = o->traces;
+	uint64_t inserts = 0, writes = 0;
+	if (t) {
+		inserts = t->run_inserts;
+		writes = t->run_writes;
+	} else if (o->mode == MODE_YCSB) {
+		const struct ycsb_workload *wl = ycsb_workload(o->workload);
+		inserts = at_most(o->ops, wl->proportion[YCSB_INSERT]);
+		writes = inserts + at_most(o->ops, wl->proportion[YCSB_UPDATE] +
+						   wl->proportion[YCSB_RMW]);
+	}
 	cfg->records = t ? t->loaded : o->records;
-	cfg->live = t ? t->load_n + t->run_n + 1 : o->records + o->ops + 1;
-	cfg->entries = cfg->live;
+	cfg->live = cfg->records + inserts;
 	cfg->key_max = t ? t->key_max : YCSB_KEY_MAX;
+	uint64_t per_host = writes / (uint64_t)o->hosts + 1;
+	if (o->hosts <= 1)
+		cfg->entries = cfg->live;
+	else
+		cfg->entries = cfg->records > per_host ? cfg->records
+			: per_host < cfg->live ? per_host : cfg->live;
+	/* Each thread holds an entry it built and has not published yet. */
+	cfg->entries += (uint64_t)o->threads * 2 + 64;
 }
 
 /* ---------------------------------------------------------- sessions */
@@ -121,7 +158,7 @@ int session_open(struct session *s, const struct options *o, const struct store_
 	s->o = *o;
 	s->o.pipeline = pipeline;
 	s->drv = drv;
-	s->cfg = (struct store_cfg){ .value_size = o->value_size,
+	s->cfg = (struct store_cfg){ .value_size = o->value_size, .pool_size = o->size,
 				     .hosts = o->hosts, .use_batch = o->use_batch,
 				     .batch_kvs = o->batch_kvs, .verify = o->verify,
 				     .pipeline = pipeline };

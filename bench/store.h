@@ -22,10 +22,11 @@
 
 struct store_cfg {
 	uint64_t records;       /* loaded records */
-	uint64_t live;          /* room for this many records (sizing) */
-	uint64_t entries;       /* the most records one host may hold at once (sizing) */
+	uint64_t live;          /* the most records that exist at once (loaded + inserted) */
+	uint64_t entries;       /* the most entries one host's partition holds at once */
 	size_t key_max;         /* longest key */
 	size_t value_size;
+	uint64_t pool_size;     /* SHMemora: --size, or 0 to size the pool from the above */
 	int hosts;              /* host processes that will attach */
 	int use_batch;          /* SHMemora: one token per batch_kvs loaded keys */
 	uint32_t batch_kvs;

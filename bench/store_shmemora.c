@@ -7,6 +7,12 @@
  * with use_batch = 1 one namespace token is minted per batch_kvs keys.
  * Transactions use a namespace token under the configured MAC policy
  * (use_mac: 1 always, 0 off; or cached).
+ *
+ * The pool is sized for what the run can hold at once (store_cfg.entries
+ * per host partition), not for how many operations it may run: updates
+ * free the entry they replace.  After creating it, the driver checks the
+ * library's real geometry against that need, so a --size too small is
+ * refused with the size that would do, before anything is loaded.
  */
 #include "store.h"
 
@@ -18,6 +24,13 @@
 #include <unistd.h>
 
 #define NS "usertable"
+#define MIB (1ULL << 20)
+/* An entry's header stays within 64 bytes (the library's budget). */
+#define ENTRY_HEADER_MAX 64
+/* A partition's header stays within 64 KiB; the estimate adds room for
+ * alignment to 2 MiB pages too. */
+#define PARTITION_HEADER_MAX (64 << 10)
+#define PARTITION_SLACK (4 * MIB)
 
 struct shm_global {
 	char path[600];
@@ -45,6 +58,11 @@ static int fail(struct shm_thread *t, int rc)
 	return rc;
 }
 
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
 /* Host slots: each --hosts process, and the process that loads (it stays
  * attached while the hosts run). */
 static uint32_t slots(const struct store_cfg *cfg)
@@ -52,12 +70,58 @@ static uint32_t slots(const struct store_cfg *cfg)
 	return (uint32_t)cfg->hosts + 1;
 }
 
+/* Eight slots per record: the index at 12.5% load, as in the reference runs
+ * (1 M records and 1 M operations, when it was sized from both). */
+static uint64_t index_slots(const struct store_cfg *cfg) { return cfg->live * 8; }
+
+static uint64_t capabilities(const struct store_cfg *cfg)
+{
+	/* use_batch = 0 mints a key token per loaded record; each host one more. */
+	uint64_t caps = cfg->records + (uint64_t)cfg->hosts + 4096;
+	return caps > (1u << 24) ? (1u << 24) : caps;
+}
+
+/* A pool that holds `entries` entries in every partition.  An entry's size
+ * class is at most 1.5 times its bytes (the classes step by 1.5 and 1.33);
+ * check_geometry() then verifies against the classes the pool really has. */
 static uint64_t pool_size_for(const struct store_cfg *cfg)
 {
-	uint64_t per = 64 + 32 + cfg->value_size;
-	per = (per + 63) & ~63ULL;
-	uint64_t size = cfg->live * per * 2 + (256ULL << 20);
-	return (size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+	uint64_t entry = round_up(ENTRY_HEADER_MAX + cfg->key_max + cfg->value_size, 64);
+	uint64_t part = cfg->entries * (entry + entry / 2) + PARTITION_SLACK;
+	uint64_t meta = capabilities(cfg) * 64 + index_slots(cfg) * 8 + 16 * MIB;
+	return round_up(slots(cfg) * part + meta, 2 * MIB);
+}
+
+static void format_mib(uint64_t bytes, char *out, size_t cap)
+{
+	snprintf(out, cap, "%lluM", (unsigned long long)((bytes + MIB - 1) / MIB));
+}
+
+/* Whether every partition of the pool holds cfg->entries entries. */
+static int check_geometry(const struct store_cfg *cfg, shmemora_pool *pool, char *err)
+{
+	shmemora_info info;
+	int rc = shmemora_pool_info(pool, &info);
+	if (rc) {
+		snprintf(err, STORE_ERROR_MAX, "pool info: %s", shmemora_errmsg());
+		return rc;
+	}
+	uint64_t need = ENTRY_HEADER_MAX + cfg->key_max + cfg->value_size, cls = 0;
+	for (uint32_t i = 0; i < info.size_class_count && !cls; i++)
+		if (info.size_classes[i] >= need)
+			cls = info.size_classes[i];
+	uint64_t fits = cls && info.partition_size > PARTITION_HEADER_MAX
+		? (info.partition_size - PARTITION_HEADER_MAX) / cls : 0;
+	if (fits >= cfg->entries)
+		return 0;
+	char have[32], want[32];
+	format_mib(info.size, have, sizeof have);
+	format_mib(pool_size_for(cfg), want, sizeof want);
+	snprintf(err, STORE_ERROR_MAX, "a pool of %s cannot hold the run: each of its %u "
+		 "partitions must hold %llu entries of %zu-byte values, and holds %llu; "
+		 "use --size %s or more", have, info.max_hosts,
+		 (unsigned long long)cfg->entries, cfg->value_size, (unsigned long long)fits, want);
+	return -1;
 }
 
 static int create_pool(const struct shm_global *g, shmemora_pool **pool, char *err)
@@ -68,14 +132,15 @@ static int create_pool(const struct shm_global *g, shmemora_pool **pool, char *e
 		snprintf(err, STORE_ERROR_MAX, "config: %s", shmemora_errmsg());
 		return -1;
 	}
-	int rc = shmemora_config_set_size(c, pool_size_for(cfg));
+	int rc = shmemora_config_set_size(c, cfg->pool_size ? cfg->pool_size : pool_size_for(cfg));
 	if (!rc)
 		rc = shmemora_config_set_hosts(c, slots(cfg));
 	if (!rc)
-		rc = shmemora_config_set_index_slots(c, cfg->live * 4);
+		rc = shmemora_config_set_index_slots(c, index_slots(cfg));
 	if (!rc)
-		rc = shmemora_config_set_capabilities(c, cfg->live + 4096 > (1u << 24)
-						      ? (1u << 24) : cfg->live + 4096);
+		rc = shmemora_config_set_capabilities(c, capabilities(cfg));
+	if (!rc)
+		rc = shmemora_config_set_raw_size(c, 0); /* no raw region: KV only */
 	if (!rc)
 		rc = shmemora_create(g->path, c, pool);
 	shmemora_config_delete(c);
@@ -99,10 +164,11 @@ static int shm_start(const struct store_cfg *cfg, void **global, char *err)
 		free(g);
 		return rc;
 	}
+	rc = check_geometry(cfg, pool, err);
 	char file[620];
 	shmemora_token root;
 	snprintf(file, sizeof file, "%s.root-token", g->path);
-	if (((rc = shmemora_token_load(file, &root)) ||
+	if (!rc && ((rc = shmemora_token_load(file, &root)) ||
 		    (rc = shmemora_ns_create(pool, &root, NS))))
 		snprintf(err, STORE_ERROR_MAX, "%s", shmemora_errmsg());
 	shmemora_detach(pool);
