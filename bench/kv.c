@@ -36,8 +36,8 @@
 
 enum opt_id {
 	O_MODE, O_WORKLOAD, O_RECORDS, O_OPS, O_DIST, O_THREADS, O_VALUE_SIZE, O_USE_BATCH,
-	O_BATCH_KVS, O_VERIFY, O_HOSTS, O_STORE, O_PIPELINE, O_COMPARE, O_PEERS, O_TRACE,
-	O_DURATION, O_SIZE, O_DIR, O_REPEAT, O_JSON, O_CSV, O_PLOT, O_SWEEP, O_TIMING,
+	O_BATCH_KVS, O_VERIFY, O_HOSTS, O_STORE, O_PIPELINE, O_BATCH, O_COMPARE, O_PEERS,
+	O_TRACE, O_DURATION, O_SIZE, O_DIR, O_REPEAT, O_JSON, O_CSV, O_PLOT, O_SWEEP, O_TIMING,
 	O_TWIN_RESULTS, O_HELP,
 	O_COUNT
 };
@@ -65,6 +65,8 @@ static const struct option_def defs[O_COUNT] = {
 	[O_HOSTS] = { "hosts", "N", 1, "N host processes, each with its own threads" },
 	[O_STORE] = { "store", "S", 0, "shmemora (default), lmdb, redis or memcached" },
 	[O_PIPELINE] = { "pipeline", "N", 0, "Redis/memcached: requests in flight (default 1)" },
+	[O_BATCH] = { "batch", "N", 1, "reads in batches of N, each store with its own multi-key\n"
+				       "read (multi_get, LMDB txn, MGET, mget); writes one by one" },
 	[O_COMPARE] = { "compare", NULL, 0, "run SHMemora protected, unprotected, LMDB, Redis and\n"
 					   "memcached (with and without pipelining) side by side" },
 	[O_PEERS] = { "peers", "L", 0, "with --compare, only these of unprotected, lmdb,\n"
@@ -268,6 +270,7 @@ static int apply_option(struct options *o, enum opt_id id, const char *arg)
 	case O_HOSTS: return parse_int("--hosts", arg, 1, HOSTS_MAX, &o->hosts);
 	case O_STORE: return parse_name("--store", arg, stores, 4) < 0 ? -1 : (o->store = arg, 0);
 	case O_PIPELINE: return parse_int("--pipeline", arg, 1, STORE_BATCH_MAX, &o->pipeline);
+	case O_BATCH: return parse_int("--batch", arg, 1, STORE_BATCH_MAX, &o->batch);
 	case O_COMPARE: o->compare = 1; return 0;
 	case O_PEERS: return parse_peers(arg, &o->peers);
 	case O_TRACE: o->trace = arg; return 0;
@@ -344,6 +347,10 @@ static int check_options(const struct options *o)
 		why = "--mode micro compares with the unprotected twin only";
 	else if (o->mode == MODE_MICRO && strcmp(o->store, "shmemora"))
 		why = "--mode micro measures SHMemora only";
+	else if (o->mode == MODE_MICRO && o->batch > 1)
+		why = "--mode micro reads one key at a time; --batch is for the YCSB mode";
+	else if (o->batch > 1 && o->pipeline > 1)
+		why = "--batch and --pipeline are two ways to send many reads at once: choose one";
 	if (why)
 		fprintf(stderr, "kv: %s; see kv --help\n", why);
 	return why ? -1 : 0;

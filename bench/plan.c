@@ -84,6 +84,7 @@ static int one_round(const struct options *o, struct result *rows, int *bad)
 static void median_phase(struct phase *out, const struct phase *const *in, int n)
 {
 	MEDIAN(out, in, n, ops);
+	MEDIAN(out, in, n, requests);
 	MEDIAN(out, in, n, seconds);
 	MEDIAN(out, in, n, mops);
 	MEDIAN(out, in, n, samples);

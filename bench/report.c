@@ -197,9 +197,9 @@ static void json_string(FILE *f, const char *s)
 static void json_phase(FILE *f, const char *name, const struct phase *p, const struct result *r)
 {
 	fprintf(f, "\"%s\": { \"ops\": %llu, \"seconds\": %.4f, \"mops\": %.4f, \"p50_ns\": %.0f, "
-		"\"p99_ns\": %.0f, \"p999_ns\": %.0f, \"timed\": %s", name,
+		"\"p99_ns\": %.0f, \"p999_ns\": %.0f, \"timed\": %s, \"requests\": %llu", name,
 		(unsigned long long)p->ops, p->seconds, p->mops, p->p50, p->p99, p->p999,
-		p->samples ? "true" : "false");
+		p->samples ? "true" : "false", (unsigned long long)p->requests);
 	if (r)
 		fprintf(f, ", \"mops_min\": %.4f, \"mops_max\": %.4f", r->mops_min, r->mops_max);
 	fprintf(f, " }");
@@ -269,7 +269,7 @@ static void csv_field(FILE *f, const char *s)
 void report_csv(FILE *f, const struct result *r, int n)
 {
 	fprintf(f, "store,pipeline,load_mops,run_ops,run_seconds,run_mops,p50_ns,p99_ns,p999_ns,"
-		"error,threads,test,batch,repeats,run_mops_min,run_mops_max\n");
+		"error,threads,test,batch,repeats,run_mops_min,run_mops_max,run_requests\n");
 	for (int i = 0; i < n; i++) {
 		csv_field(f, r[i].store);
 		fprintf(f, ",%d,%.4f,%llu,%.4f,%.4f,", r[i].pipeline, r[i].load.mops,
@@ -281,8 +281,8 @@ void report_csv(FILE *f, const struct result *r, int n)
 		csv_field(f, r[i].error);
 		fprintf(f, ",%d,", r[i].threads);
 		csv_field(f, r[i].test);
-		fprintf(f, ",%d,%d,%.4f,%.4f\n", r[i].batch, r[i].repeats, r[i].mops_min,
-			r[i].mops_max);
+		fprintf(f, ",%d,%d,%.4f,%.4f,%llu\n", r[i].batch, r[i].repeats, r[i].mops_min,
+			r[i].mops_max, (unsigned long long)r[i].run.requests);
 	}
 }
 

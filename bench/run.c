@@ -267,6 +267,7 @@ static void gather_phase(struct worker *w, int t, int load, uint64_t t0, struct 
 			begin = w[i].start_ns;
 		total += w[i].nlat;
 		out->ops += w[i].done;
+		out->requests += w[i].requests;
 		if (!load)
 			add_timing(&w[i].timing);
 		if (w[i].error[0] && !error[0])
@@ -380,6 +381,7 @@ static void host_main(const struct session *s, int h, int results, int ready, in
 static void add_host(struct result *r, const struct phase *ph, uint64_t *begin, uint64_t *end)
 {
 	r->run.ops += ph->ops;
+	r->run.requests += ph->requests;
 	r->run.samples += ph->samples;
 	if (ph->ops && ph->begin_ns < *begin)
 		*begin = ph->begin_ns;

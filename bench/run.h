@@ -22,6 +22,7 @@
 
 struct phase {
 	uint64_t ops;
+	uint64_t requests;         /* calls into the store: a batch or pipeline is one */
 	double seconds;
 	double mops;               /* ops / seconds / 1e6 */
 	uint64_t samples;          /* latencies taken; 0: not timed per operation */

@@ -50,11 +50,13 @@ void start_line_destroy(struct start_line *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
+/* One request of n operations took ns. */
 static void record(struct worker *w, uint64_t ns, uint32_t n)
 {
 	for (uint32_t i = 0; i < n && w->nlat < w->caplat; i++)
 		w->lat[w->nlat++] = (uint32_t)(ns / n > UINT32_MAX ? UINT32_MAX : ns / n);
 	w->done += n;
+	w->requests++;
 }
 
 static int fail_op(struct worker *w, void *thr, const char *what)

@@ -32,7 +32,8 @@ struct worker {
 	uint64_t duration_ns;       /* --duration: the timed part's length, or 0 */
 	struct start_line *ready;   /* all threads of the phase end their warm-up */
 	/* What it did. */
-	uint64_t done;
+	uint64_t done;              /* operations */
+	uint64_t requests;          /* calls into the store that carried them */
 	uint32_t *lat;              /* a latency sample per request, ns */
 	size_t nlat, caplat;
 	char error[RESULT_ERROR_MAX];

@@ -34,7 +34,7 @@ export -f wait_for
 CPU=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: //')
 CPU=${CPU:-unknown CPU}
 
-echo "1..35"
+echo "1..39"
 
 # --- the forms it runs in
 check seed_form_2_256_1_5_0_completes sh -c "'$B' 2 256 1 5 0 --records 2000 --ops 4000 | grep -q '^shmemora '"
@@ -50,7 +50,7 @@ expect_exit 2 unknown_peer_is_refused "$B" --compare --peers unprotected,mongodb
 expect_exit 2 bad_arguments_are_refused "$B" 0 256 1 5 0
 expect_exit 2 a_number_with_junk_is_refused "$B" --records 10x
 check help_describes_the_positional_form sh -c "'$B' --help | grep -q 'nthreads'"
-check help_lists_every_option sh -c "for o in mode workload records ops distribution threads value-size use-batch batch-kvs verify hosts store pipeline compare peers trace duration size dir repeat json csv plot sweep-threads timing; do '$B' --help | grep -q -- \"--\$o\" || { echo missing --\$o; exit 1; }; done"
+check help_lists_every_option sh -c "for o in mode workload records ops distribution threads value-size use-batch batch-kvs verify hosts store pipeline batch compare peers trace duration size dir repeat json csv plot sweep-threads timing; do '$B' --help | grep -q -- \"--\$o\" || { echo missing --\$o; exit 1; }; done"
 check micro_mode_compares_both_builds sh -c "'$B' --mode micro --compare $SMALL --duration 0.2 | grep -cE '^shmemora(-unprotected)? (get|put|mix)-' | grep -qx 8"
 # The twin gets its arguments as an argv array: a quote and a space in one
 # of them reach it intact (a shell string broke on them).
@@ -91,6 +91,32 @@ r = list(csv.DictReader(sys.stdin))[0]
 assert r[\"repeats\"] == \"3\", r
 assert 0 < float(r[\"run_mops_min\"]) <= float(r[\"run_mops\"]) <= float(r[\"run_mops_max\"]), r'"
 check repeat_reports_the_spread_in_the_table sh -c "'$B' --records 1000 --ops 2000 --repeat 3 | grep -q 'run min-max' && '$B' --records 1000 --ops 2000 --repeat 3 | grep -qE '^shmemora +1 +[0-9.]+ +[0-9.]+ +[0-9.]+-[0-9.]+ '"
+
+# --- batched reads (--batch)
+# Workload C is all reads: 1600 of them in batches of 16 are 100 requests,
+# for every store, the twin included, and Redis and memcached run once
+# (their batching replaces their pipelined rows).
+needs python3 batch_reads_go_in_requests_of_n_for_every_store sh -c "'$B' --compare --workload C --records 1000 --ops 1600 --batch 16 --json | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+stores = [r[\"store\"] for r in rows]
+assert stores == [\"shmemora\", \"shmemora-unprotected\", \"lmdb\", \"redis\", \"memcached\"], stores
+for r in rows:
+    assert not r[\"error\"] and r[\"batch\"] == 16, r[\"store\"]
+    assert r[\"run\"][\"ops\"] == 1600 and r[\"run\"][\"requests\"] == 100, (r[\"store\"], r[\"run\"])'"
+# SHMemora's protected path is entered once per multi_get: 1000 batches
+# and the (unbatched) warm-up of at most 1600 reads, against 16000 calls
+# one key at a time.
+check batch_is_one_protected_call_per_batch sh -c "
+	n() { '$B' --workload C --records 1000 --ops 16000 --timing \"\$@\" | sed -n 's/.*(\\([0-9]*\\) timed.*/\\1/p'; }
+	one=\$(n); batched=\$(n --batch 16); echo \"one by one \$one, batched \$batched\"
+	[ \"\$one\" -ge 16000 ] && [ \"\$batched\" -le 2600 ]"
+# Workload A is half updates, which stay one request each.
+needs python3 batch_leaves_writes_one_at_a_time sh -c "'$B' --workload A --records 1000 --ops 16000 --batch 16 --json | python3 -c '
+import json, sys
+run = json.load(sys.stdin)[0][\"run\"]
+assert 0.45 * 16000 < run[\"requests\"] < 0.55 * 16000 + 500, run'"
+expect_exit 2 batch_with_pipeline_is_refused "$B" --batch 16 --pipeline 16
 
 # --- the pool's size
 # --ops beyond what --duration lets run must not size the pool: 50 M
