@@ -20,11 +20,13 @@ needs() {
 }
 # A fresh empty directory under $T.
 fresh() { rm -rf "$T/$1" && mkdir -p "$T/$1" && echo "$T/$1"; }
-# Waits up to 10 s for a file matching GLOB; prints the first.
+# wait_for GLOB [TEST]: waits up to 10 s for a file matching GLOB that
+# passes `test TEST` (default -e; -s: sized, as a pool is once created);
+# prints the first.
 wait_for() {
 	local f
 	for _ in $(seq 100); do
-		for f in $1; do [ -e "$f" ] && { echo "$f"; return 0; }; done
+		for f in $1; do test "${2:--e}" "$f" && { echo "$f"; return 0; }; done
 		sleep 0.1
 	done
 	return 1
@@ -122,9 +124,9 @@ expect_exit 2 batch_with_pipeline_is_refused "$B" --batch 16 --pipeline 16
 # --ops beyond what --duration lets run must not size the pool: 50 M
 # operations asked for a 36 GB pool; 1000 records need a few MiB.
 D=$(fresh sized)
-check pool_is_sized_for_records_not_ops bash -c "'$B' --records 1000 --ops 50000000 --duration 1 --dir '$D' >/dev/null & p=\$(wait_for '$D/shmemora-kv-*/pool') && s=\$(stat -c %s \"\$p\") && wait && echo \"pool: \$s bytes\" && [ \"\$s\" -lt \$((256 << 20)) ]"
+check pool_is_sized_for_records_not_ops bash -c "'$B' --records 1000 --ops 50000000 --duration 1 --dir '$D' >/dev/null & p=\$(wait_for '$D/shmemora-kv-*/pool' -s) && s=\$(stat -c %s \"\$p\") && wait && echo \"pool: \$s bytes\" && [ \"\$s\" -gt 0 ] && [ \"\$s\" -lt \$((256 << 20)) ]"
 D=$(fresh size)
-check size_sets_the_pool_size bash -c "'$B' --size 96M --records 1000 --ops 100000000 --duration 1 --dir '$D' >/dev/null & p=\$(wait_for '$D/shmemora-kv-*/pool') && s=\$(stat -c %s \"\$p\") && wait && [ \"\$s\" -eq \$((96 << 20)) ]"
+check size_sets_the_pool_size bash -c "'$B' --size 96M --records 1000 --ops 100000000 --duration 1 --dir '$D' >/dev/null & p=\$(wait_for '$D/shmemora-kv-*/pool' -s) && s=\$(stat -c %s \"\$p\") && wait && echo \"pool: \$s bytes\" && [ \"\$s\" -eq \$((96 << 20)) ]"
 # Too small: refused with a size that fits, and that size then works.
 check size_too_small_is_refused_with_one_that_fits sh -c "
 	out=\$('$B' --size 40M --records 100000 --ops 1000); rc=\$?; echo \"\$out\"
