@@ -42,7 +42,7 @@ all: lib tools tests examples bench
 lib: $(BUILD)/libshmemora.a $(BUILD)/libshmemora.so
 tools: $(BUILD)/shmemora
 tests: $(TEST_BIN)
-bench: $(BUILD)/bench-protect $(BUILD)/bench-kv $(BUILD)/bench-kv-unprotected $(BUILD)/kv $(BUILD)/kv-unprotected
+bench: $(BUILD)/bench-protect $(BUILD)/kv $(BUILD)/kv-unprotected
 examples: $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # Examples use the public header and the static library only, as users do.
@@ -73,9 +73,9 @@ vpath %.c $(TEST_DIRS)
 $(BUILD)/tests/%: %.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
 
-# Benchmarks reach the pool mapping for their unprotected baseline.
-$(BUILD)/bench-protect: bench/bench_protect.c $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS)
+# bench-protect reaches the pool mapping for its unprotected baseline.
+$(BUILD)/bench-protect: bench/bench_protect.c bench/measure.c bench/measure.h $(LIB_OBJ)
+	$(CC) $(CFLAGS) -Ibench -o $@ bench/bench_protect.c bench/measure.c $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS)
 
 # The unprotected baseline: the same library sources, with protection
 # compiled out (-DSHMEMORA_UNPROTECTED), for the benchmark only.  Never
@@ -85,13 +85,13 @@ $(BUILD)/unprotected/%.o: src/%.c $(wildcard src/*.h) include/shmemora.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -c $< -o $@
 
-$(BUILD)/bench-kv: bench/bench_kv.c $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS)
-
-# build/kv: the YCSB benchmark with its peers; kv-unprotected is the same
-# program on the unprotected library (--compare runs it).
-KV_SRC := bench/kv.c bench/ycsb.c bench/ycsb_trace.c bench/server.c bench/store_shmemora.c \
-	bench/store_lmdb.c bench/store_redis.c bench/store_memcached.c
+# build/kv: the YCSB benchmark with its peers, and its micro mode;
+# kv-unprotected is the same program on the unprotected library (--compare
+# runs it).
+KV_SRC := bench/kv.c bench/plan.c bench/run.c bench/worker.c bench/micro.c bench/twin.c \
+	bench/report.c bench/plot.c bench/measure.c bench/cleanup.c bench/ycsb.c \
+	bench/ycsb_trace.c bench/server.c bench/store_shmemora.c bench/store_lmdb.c \
+	bench/store_redis.c bench/store_memcached.c
 KV_LIBS := -llmdb -lhiredis -lmemcached -lm
 $(BUILD)/kv: $(KV_SRC) $(wildcard bench/*.h) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -Ibench -o $@ $(KV_SRC) $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) $(KV_LIBS)
@@ -99,9 +99,6 @@ $(BUILD)/kv: $(KV_SRC) $(wildcard bench/*.h) $(LIB_OBJ)
 $(BUILD)/kv-unprotected: $(KV_SRC) $(wildcard bench/*.h) $(UNPROT_OBJ)
 	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -Ibench -o $@ $(KV_SRC) $(UNPROT_OBJ) $(LDFLAGS) \
 		$(DEP_LIBS) $(KV_LIBS)
-
-$(BUILD)/bench-kv-unprotected: bench/bench_kv.c $(UNPROT_OBJ)
-	$(CC) $(CFLAGS) -DSHMEMORA_UNPROTECTED -o $@ $< $(UNPROT_OBJ) $(LDFLAGS) $(DEP_LIBS)
 
 # The trace reader is benchmark code (bench/); its test links it too.
 $(BUILD)/tests/test_trace: tests/unit/test_trace.c bench/ycsb_trace.c bench/ycsb_trace.h tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests

@@ -13,23 +13,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most keys one multi_read, multi_update or batch_read carries: YCSB's
+ * longest scan (100) and the largest --batch and --pipeline fit. */
+#define STORE_BATCH_MAX 128
+
+/* The longest error text a driver reports. */
+#define STORE_ERROR_MAX 300
+
 struct store_cfg {
-	uint64_t records;       /* loaded records (plus room for inserts) */
-	uint64_t max_records;
+	uint64_t records;       /* loaded records */
+	uint64_t live;          /* the most records that exist at once (loaded + inserted) */
+	uint64_t entries;       /* the most entries one host's partition holds at once */
+	size_t key_max;         /* longest key */
 	size_t value_size;
+	uint64_t pool_size;     /* SHMemora: --size, or 0 to size the pool from the above */
 	int hosts;              /* host processes that will attach */
 	int use_batch;          /* SHMemora: one token per batch_kvs loaded keys */
 	uint32_t batch_kvs;
 	int verify;             /* SHMemora: enum shmemora_verify */
 	int pipeline;           /* Redis, memcached: requests in flight (1 = none) */
-	char dir[256];          /* scratch directory for pools, sockets, databases */
+	char dir[512];          /* scratch directory for pools, sockets, databases */
 };
 
 struct store_driver {
 	const char *name;
 	const char *settings;   /* one line: how it is configured */
-	int (*start)(const struct store_cfg *cfg, void **global);
-	int (*attach)(void *global, void **proc);
+	/* start and attach write what went wrong into err (STORE_ERROR_MAX). */
+	int (*start)(const struct store_cfg *cfg, void **global, char *err);
+	int (*attach)(void *global, void **proc, char *err);
 	int (*thread_open)(void *proc, void **thr);
 	/* Loading: n is the record number (SHMemora mints tokens per batch). */
 	int (*load)(void *thr, uint64_t n, const char *key, size_t klen, const void *val,
@@ -43,6 +54,12 @@ struct store_driver {
 	/* Writes of `n` keys at once (pipelined updates); NULL: one by one. */
 	int (*multi_update)(void *thr, const char **keys, const size_t *klens, uint32_t n,
 			    const void *val, size_t vlen);
+	/* --batch: `n` reads as one request of the store's own multi-key
+	 * primitive (SHMemora multi_get, an LMDB read transaction, Redis MGET,
+	 * memcached mget).  Where that primitive is what multi_read already
+	 * does, it is the same function. */
+	int (*batch_read)(void *thr, const char **keys, const size_t *klens, uint32_t n,
+			  void *buf, size_t cap);
 	void (*thread_close)(void *thr);
 	void (*detach)(void *proc);
 	void (*stop)(void *global);

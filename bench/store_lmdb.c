@@ -4,8 +4,10 @@
  * MDB_NOSYNC | MDB_WRITEMAP | MDB_NOMETASYNC (no fsync: the SHMemora pool is
  * not fsynced either) and MDB_NORDAHEAD.  One transaction per operation: a
  * read transaction per get (reset and renewed, as LMDB recommends for
- * readers), a write transaction per put (LMDB serializes writers).  Each
- * host process opens the environment itself, as LMDB expects.
+ * readers), a write transaction per put (LMDB serializes writers).  A scan,
+ * and a --batch of reads, share one read transaction: LMDB's own way to
+ * read many keys at once.  Each host process opens the environment itself,
+ * as LMDB expects.
  */
 #include "store.h"
 
@@ -15,7 +17,7 @@
 #include <string.h>
 
 struct lm_global {
-	char path[300];
+	char path[600];
 	const struct store_cfg *cfg;
 };
 
@@ -27,15 +29,15 @@ struct lm_proc {
 struct lm_thread {
 	struct lm_proc *p;
 	MDB_txn *rtxn;
-	char err[128];
+	char err[STORE_ERROR_MAX];
 };
 
 static size_t map_size(const struct store_cfg *cfg)
 {
-	return (size_t)(cfg->max_records * (cfg->value_size + 128) * 3 + (256ULL << 20));
+	return (size_t)(cfg->live * (cfg->value_size + 128) * 3 + (256ULL << 20));
 }
 
-static int open_env(const struct lm_global *g, struct lm_proc *p)
+static int open_env(const struct lm_global *g, struct lm_proc *p, char *err)
 {
 	int rc = mdb_env_create(&p->env);
 	if (!rc)
@@ -50,24 +52,35 @@ static int open_env(const struct lm_global *g, struct lm_proc *p)
 		rc = mdb_dbi_open(txn, NULL, 0, &p->dbi);
 		rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
 	}
-	if (rc)
-		fprintf(stderr, "lmdb: %s\n", mdb_strerror(rc));
+	if (rc) {
+		snprintf(err, STORE_ERROR_MAX, "%s", mdb_strerror(rc));
+		if (p->env)
+			mdb_env_close(p->env);
+	}
 	return rc;
 }
 
-static int lm_start(const struct store_cfg *cfg, void **global)
+static int lm_start(const struct store_cfg *cfg, void **global, char *err)
 {
 	struct lm_global *g = calloc(1, sizeof *g);
+	if (!g) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
 	g->cfg = cfg;
 	snprintf(g->path, sizeof g->path, "%s/lmdb", cfg->dir);
 	*global = g;
 	return 0;
 }
 
-static int lm_attach(void *global, void **proc)
+static int lm_attach(void *global, void **proc, char *err)
 {
 	struct lm_proc *p = calloc(1, sizeof *p);
-	int rc = open_env(global, p);
+	if (!p) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
+	int rc = open_env(global, p, err);
 	if (rc) {
 		free(p);
 		return rc;
@@ -79,6 +92,8 @@ static int lm_attach(void *global, void **proc)
 static int lm_thread_open(void *proc, void **thr)
 {
 	struct lm_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
 	t->p = proc;
 	int rc = mdb_txn_begin(t->p->env, NULL, MDB_RDONLY, &t->rtxn);
 	if (rc) {
@@ -141,6 +156,7 @@ static int lm_read(void *thr, const char *key, size_t klen, void *buf, size_t ca
 	return rc ? lm_fail(t, rc) : 0;
 }
 
+/* n reads in one read transaction: scans, and --batch. */
 static int lm_multi_read(void *thr, const char **keys, const size_t *klens, uint32_t n,
 			 void *buf, size_t cap)
 {
@@ -169,7 +185,7 @@ static void lm_detach(void *proc)
 static void lm_stop(void *global)
 {
 	struct lm_global *g = global;
-	char lock[320];
+	char lock[620];
 	snprintf(lock, sizeof lock, "%s-lock", g->path);
 	remove(g->path);
 	remove(lock);
@@ -184,6 +200,6 @@ const struct store_driver store_lmdb = {
 		    "one txn per op (reads renew a per-thread read txn)",
 	.start = lm_start, .attach = lm_attach, .thread_open = lm_thread_open,
 	.load = lm_load, .read = lm_read, .update = lm_put, .insert = lm_put,
-	.multi_read = lm_multi_read, .thread_close = lm_thread_close, .detach = lm_detach,
+	.multi_read = lm_multi_read, .batch_read = lm_multi_read, .thread_close = lm_thread_close, .detach = lm_detach,
 	.stop = lm_stop, .error = lm_error,
 };

@@ -4,6 +4,7 @@
  * client per thread; set and get per operation.  With pipeline > 1, reads
  * are batched with mget/fetch; sets stay one request each (libmemcached's
  * only pipelined set is `noreply`, which would drop acknowledgements).
+ * mget/fetch is memcached's multi-get, so it also serves --batch.
  */
 #include "store.h"
 #include "server.h"
@@ -15,22 +16,29 @@
 #include <unistd.h>
 
 struct mc_global {
-	char sock[300];
+	char sock[108];  /* sun_path's size */
 	pid_t pid;
 };
 
 struct mc_thread {
 	memcached_st *m;
-	char err[128];
+	char err[STORE_ERROR_MAX];
 };
 
-static int mc_start(const struct store_cfg *cfg, void **global)
+static int mc_start(const struct store_cfg *cfg, void **global, char *err)
 {
 	struct mc_global *g = calloc(1, sizeof *g);
-	snprintf(g->sock, sizeof g->sock, "%s/memcached.sock", cfg->dir);
+	if (!g) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
+	if (server_socket_path(cfg->dir, "memcached.sock", g->sock, sizeof g->sock, err)) {
+		free(g);
+		return -1;
+	}
 	char mem[32], item[32];
 	snprintf(mem, sizeof mem, "%llu",
-		 (unsigned long long)((cfg->max_records * (cfg->value_size + 128) * 2 >> 20) + 64));
+		 (unsigned long long)((cfg->live * (cfg->value_size + 128) * 2 >> 20) + 64));
 	snprintf(item, sizeof item, "%zu", cfg->value_size + 4096 > (1 << 20) ?
 		 cfg->value_size + 4096 : (size_t)(1 << 20));
 	/* One worker thread per online CPU, as memcached's own guidance says (its
@@ -41,7 +49,7 @@ static int mc_start(const struct store_cfg *cfg, void **global)
 	/* memcached refuses to run as root unless told which user to be. */
 	char *argv[] = { "memcached", "-s", g->sock, "-a", "0700", "-m", mem, "-t", threads,
 			 "-I", item, "-U", "0", geteuid() == 0 ? "-u" : NULL, "root", NULL };
-	g->pid = server_start(argv, g->sock);
+	g->pid = server_start(argv, g->sock, err);
 	if (g->pid < 0) {
 		free(g);
 		return -1;
@@ -50,8 +58,9 @@ static int mc_start(const struct store_cfg *cfg, void **global)
 	return 0;
 }
 
-static int mc_attach(void *global, void **proc)
+static int mc_attach(void *global, void **proc, char *err)
 {
+	(void)err;
 	*proc = global;
 	return 0;
 }
@@ -60,9 +69,13 @@ static int mc_thread_open(void *proc, void **thr)
 {
 	struct mc_global *g = proc;
 	struct mc_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
 	t->m = memcached_create(NULL);
 	if (!t->m || memcached_server_add_unix_socket(t->m, g->sock) != MEMCACHED_SUCCESS) {
 		fprintf(stderr, "memcached: cannot set up a client\n");
+		if (t->m)
+			memcached_free(t->m);
 		free(t);
 		return -1;
 	}
@@ -144,6 +157,6 @@ const struct store_driver store_memcached = {
 	.settings = "memcached on a Unix socket, -t <online CPUs>; libmemcached, a client per thread",
 	.start = mc_start, .attach = mc_attach, .thread_open = mc_thread_open,
 	.load = mc_load, .read = mc_get, .update = mc_set, .insert = mc_set,
-	.multi_read = mc_multi_read, .thread_close = mc_thread_close, .detach = mc_detach,
-	.stop = mc_stop, .error = mc_error,
+	.multi_read = mc_multi_read, .batch_read = mc_multi_read, .thread_close = mc_thread_close,
+	.detach = mc_detach, .stop = mc_stop, .error = mc_error,
 };

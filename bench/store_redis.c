@@ -3,7 +3,8 @@
  * Unix socket, persistence off (--save "" --appendonly no), driven with
  * hiredis, one connection per thread; SET and GET per operation.  With
  * pipeline > 1, reads and updates are sent as pipelined batches (all
- * requests written, then all replies read).
+ * requests written, then all replies read).  With --batch, a batch of reads
+ * is one MGET: Redis's own multi-key read, one request and one reply.
  */
 #include "store.h"
 #include "server.h"
@@ -14,25 +15,32 @@
 #include <string.h>
 
 struct rd_global {
-	char sock[300];
+	char sock[108];  /* sun_path's size */
 	pid_t pid;
 	const struct store_cfg *cfg;
 };
 
 struct rd_thread {
 	redisContext *c;
-	char err[128];
+	char err[STORE_ERROR_MAX];
 };
 
-static int rd_start(const struct store_cfg *cfg, void **global)
+static int rd_start(const struct store_cfg *cfg, void **global, char *err)
 {
 	struct rd_global *g = calloc(1, sizeof *g);
+	if (!g) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
 	g->cfg = cfg;
-	snprintf(g->sock, sizeof g->sock, "%s/redis.sock", cfg->dir);
+	if (server_socket_path(cfg->dir, "redis.sock", g->sock, sizeof g->sock, err)) {
+		free(g);
+		return -1;
+	}
 	char *argv[] = { "redis-server", "--port", "0", "--unixsocket", g->sock,
 			 "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
 			 "--dir", (char *)cfg->dir, NULL };
-	g->pid = server_start(argv, g->sock);
+	g->pid = server_start(argv, g->sock, err);
 	if (g->pid < 0) {
 		free(g);
 		return -1;
@@ -41,8 +49,9 @@ static int rd_start(const struct store_cfg *cfg, void **global)
 	return 0;
 }
 
-static int rd_attach(void *global, void **proc)
+static int rd_attach(void *global, void **proc, char *err)
 {
+	(void)err;
 	*proc = global;
 	return 0;
 }
@@ -51,9 +60,13 @@ static int rd_thread_open(void *proc, void **thr)
 {
 	struct rd_global *g = proc;
 	struct rd_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
 	t->c = redisConnectUnix(g->sock);
 	if (!t->c || t->c->err) {
 		fprintf(stderr, "redis: %s\n", t->c ? t->c->errstr : "out of memory");
+		if (t->c)
+			redisFree(t->c);
 		free(t);
 		return -1;
 	}
@@ -129,6 +142,34 @@ static int rd_multi_update(void *thr, const char **keys, const size_t *klens, ui
 	return rd_batch(thr, keys, klens, n, val, vlen, NULL, 0);
 }
 
+/* --batch: one MGET for the n keys; every key's value lands in buf. */
+static int rd_mget(void *thr, const char **keys, const size_t *klens, uint32_t n, void *buf,
+		   size_t cap)
+{
+	struct rd_thread *t = thr;
+	const char *argv[STORE_BATCH_MAX + 1];
+	size_t argl[STORE_BATCH_MAX + 1];
+	argv[0] = "MGET";
+	argl[0] = 4;
+	for (uint32_t i = 0; i < n; i++) {
+		argv[i + 1] = keys[i];
+		argl[i + 1] = klens[i];
+	}
+	redisReply *r = redisCommandArgv(t->c, (int)n + 1, argv, argl);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == n) {
+		for (size_t i = 0; i < r->elements; i++) {
+			const redisReply *e = r->element[i];
+			if (e->type == REDIS_REPLY_STRING)
+				memcpy(buf, e->str, (size_t)e->len < cap ? (size_t)e->len : cap);
+		}
+	} else if (r && r->type != REDIS_REPLY_ERROR) {
+		snprintf(t->err, sizeof t->err, "MGET of %u keys: unexpected reply", n);
+		freeReplyObject(r);
+		return -1;
+	}
+	return reply_ok(t, r);
+}
+
 static void rd_thread_close(void *thr)
 {
 	struct rd_thread *t = thr;
@@ -154,7 +195,7 @@ const struct store_driver store_redis = {
 		    "per thread",
 	.start = rd_start, .attach = rd_attach, .thread_open = rd_thread_open,
 	.load = rd_load, .read = rd_get, .update = rd_set, .insert = rd_set,
-	.multi_read = rd_multi_read, .multi_update = rd_multi_update,
+	.multi_read = rd_multi_read, .multi_update = rd_multi_update, .batch_read = rd_mget,
 	.thread_close = rd_thread_close, .detach = rd_detach, .stop = rd_stop,
 	.error = rd_error,
 };

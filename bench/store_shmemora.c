@@ -7,6 +7,12 @@
  * with use_batch = 1 one namespace token is minted per batch_kvs keys.
  * Transactions use a namespace token under the configured MAC policy
  * (use_mac: 1 always, 0 off; or cached).
+ *
+ * The pool is sized for what the run can hold at once (store_cfg.entries
+ * per host partition), not for how many operations it may run: updates
+ * free the entry they replace.  After creating it, the driver checks the
+ * library's real geometry against that need, so a --size too small is
+ * refused with the size that would do, before anything is loaded.
  */
 #include "store.h"
 
@@ -18,11 +24,17 @@
 #include <unistd.h>
 
 #define NS "usertable"
+#define MIB (1ULL << 20)
+/* An entry's header stays within 64 bytes (the library's budget). */
+#define ENTRY_HEADER_MAX 64
+/* A partition's header stays within 64 KiB; the estimate adds room for
+ * alignment to 2 MiB pages too. */
+#define PARTITION_HEADER_MAX (64 << 10)
+#define PARTITION_SLACK (4 * MIB)
 
 struct shm_global {
-	char path[300];
+	char path[600];
 	const struct store_cfg *cfg;
-	int creator_detached;
 };
 
 struct shm_proc {
@@ -35,7 +47,8 @@ struct shm_thread {
 	struct shm_proc *p;
 	shmemora_token batch;       /* the current load batch's token */
 	uint64_t batch_left;
-	char err[256];
+	shmemora_kv_item items[STORE_BATCH_MAX];
+	char err[STORE_ERROR_MAX];
 };
 
 static int fail(struct shm_thread *t, int rc)
@@ -45,46 +58,134 @@ static int fail(struct shm_thread *t, int rc)
 	return rc;
 }
 
-static int shm_start(const struct store_cfg *cfg, void **global)
+static uint64_t round_up(uint64_t v, uint64_t to)
 {
-	struct shm_global *g = calloc(1, sizeof *g);
-	g->cfg = cfg;
-	snprintf(g->path, sizeof g->path, "%s/pool", cfg->dir);
-	uint64_t per = 64 + 32 + cfg->value_size;
-	per = (per + 63) & ~63ULL;
-	uint64_t size = cfg->max_records * per * 2 + (256ULL << 20);
-	size = (size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
-	shmemora_config *c;
-	shmemora_pool *pool;
-	shmemora_config_new(&c);
-	shmemora_config_set_size(c, size);
-	shmemora_config_set_hosts(c, (uint32_t)cfg->hosts + 1);
-	shmemora_config_set_index_slots(c, cfg->max_records * 4);
-	shmemora_config_set_capabilities(c, cfg->max_records + 4096 > (1u << 24)
-					 ? (1u << 24) : cfg->max_records + 4096);
-	int rc = shmemora_create(g->path, c, &pool);
-	shmemora_config_delete(c);
+	return (v + to - 1) / to * to;
+}
+
+/* Host slots: each --hosts process, and the process that loads (it stays
+ * attached while the hosts run). */
+static uint32_t slots(const struct store_cfg *cfg)
+{
+	return (uint32_t)cfg->hosts + 1;
+}
+
+/* Eight slots per record: the index at 12.5% load, as in the reference runs
+ * (1 M records and 1 M operations, when it was sized from both). */
+static uint64_t index_slots(const struct store_cfg *cfg) { return cfg->live * 8; }
+
+static uint64_t capabilities(const struct store_cfg *cfg)
+{
+	/* use_batch = 0 mints a key token per loaded record; each host one more. */
+	uint64_t caps = cfg->records + (uint64_t)cfg->hosts + 4096;
+	return caps > (1u << 24) ? (1u << 24) : caps;
+}
+
+/* A pool that holds `entries` entries in every partition.  An entry's size
+ * class is at most 1.5 times its bytes (the classes step by 1.5 and 1.33);
+ * check_geometry() then verifies against the classes the pool really has. */
+static uint64_t pool_size_for(const struct store_cfg *cfg)
+{
+	uint64_t entry = round_up(ENTRY_HEADER_MAX + cfg->key_max + cfg->value_size, 64);
+	uint64_t part = cfg->entries * (entry + entry / 2) + PARTITION_SLACK;
+	uint64_t meta = capabilities(cfg) * 64 + index_slots(cfg) * 8 + 16 * MIB;
+	return round_up(slots(cfg) * part + meta, 2 * MIB);
+}
+
+static void format_mib(uint64_t bytes, char *out, size_t cap)
+{
+	snprintf(out, cap, "%lluM", (unsigned long long)((bytes + MIB - 1) / MIB));
+}
+
+/* Whether every partition of the pool holds cfg->entries entries. */
+static int check_geometry(const struct store_cfg *cfg, shmemora_pool *pool, char *err)
+{
+	shmemora_info info;
+	int rc = shmemora_pool_info(pool, &info);
 	if (rc) {
-		fprintf(stderr, "shmemora: %s\n", shmemora_errmsg());
-		free(g);
+		snprintf(err, STORE_ERROR_MAX, "pool info: %s", shmemora_errmsg());
 		return rc;
 	}
-	char file[320];
-	shmemora_token root;
-	snprintf(file, sizeof file, "%s.root-token", g->path);
-	if ((rc = shmemora_token_load(file, &root)) == 0)
-		rc = shmemora_ns_create(pool, &root, NS);
-	shmemora_detach(pool);
-	*global = g;
+	uint64_t need = ENTRY_HEADER_MAX + cfg->key_max + cfg->value_size, cls = 0;
+	for (uint32_t i = 0; i < info.size_class_count && !cls; i++)
+		if (info.size_classes[i] >= need)
+			cls = info.size_classes[i];
+	uint64_t fits = cls && info.partition_size > PARTITION_HEADER_MAX
+		? (info.partition_size - PARTITION_HEADER_MAX) / cls : 0;
+	if (fits >= cfg->entries)
+		return 0;
+	char have[32], want[32];
+	format_mib(info.size, have, sizeof have);
+	format_mib(pool_size_for(cfg), want, sizeof want);
+	snprintf(err, STORE_ERROR_MAX, "a pool of %s cannot hold the run: each of its %u "
+		 "partitions must hold %llu entries of %zu-byte values, and holds %llu; "
+		 "use --size %s or more", have, info.max_hosts,
+		 (unsigned long long)cfg->entries, cfg->value_size, (unsigned long long)fits, want);
+	return -1;
+}
+
+static int create_pool(const struct shm_global *g, shmemora_pool **pool, char *err)
+{
+	const struct store_cfg *cfg = g->cfg;
+	shmemora_config *c;
+	if (shmemora_config_new(&c)) {
+		snprintf(err, STORE_ERROR_MAX, "config: %s", shmemora_errmsg());
+		return -1;
+	}
+	int rc = shmemora_config_set_size(c, cfg->pool_size ? cfg->pool_size : pool_size_for(cfg));
+	if (!rc)
+		rc = shmemora_config_set_hosts(c, slots(cfg));
+	if (!rc)
+		rc = shmemora_config_set_index_slots(c, index_slots(cfg));
+	if (!rc)
+		rc = shmemora_config_set_capabilities(c, capabilities(cfg));
+	if (!rc)
+		rc = shmemora_config_set_raw_size(c, 0); /* no raw region: KV only */
+	if (!rc)
+		rc = shmemora_create(g->path, c, pool);
+	shmemora_config_delete(c);
+	if (rc)
+		snprintf(err, STORE_ERROR_MAX, "%s", shmemora_errmsg());
 	return rc;
 }
 
-static int shm_attach(void *global, void **proc)
+static int shm_start(const struct store_cfg *cfg, void **global, char *err)
+{
+	struct shm_global *g = calloc(1, sizeof *g);
+	if (!g) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
+	g->cfg = cfg;
+	snprintf(g->path, sizeof g->path, "%s/pool", cfg->dir);
+	shmemora_pool *pool;
+	int rc = create_pool(g, &pool, err);
+	if (rc) {
+		free(g);
+		return rc;
+	}
+	rc = check_geometry(cfg, pool, err);
+	char file[620];
+	shmemora_token root;
+	snprintf(file, sizeof file, "%s.root-token", g->path);
+	if (!rc && ((rc = shmemora_token_load(file, &root)) ||
+		    (rc = shmemora_ns_create(pool, &root, NS))))
+		snprintf(err, STORE_ERROR_MAX, "%s", shmemora_errmsg());
+	shmemora_detach(pool);
+	*global = g; /* stop() destroys the pool, also after a failure here */
+	return rc;
+}
+
+static int shm_attach(void *global, void **proc, char *err)
 {
 	struct shm_global *g = global;
 	struct shm_proc *p = calloc(1, sizeof *p);
+	if (!p) {
+		snprintf(err, STORE_ERROR_MAX, "out of memory");
+		return -1;
+	}
 	p->g = g;
-	char file[320];
+	char file[620];
 	snprintf(file, sizeof file, "%s.root-token", g->path);
 	int rc = shmemora_attach(g->path, NULL, &p->pool);
 	if (rc == 0)
@@ -96,7 +197,9 @@ static int shm_attach(void *global, void **proc)
 	if (rc == 0)
 		rc = shmemora_set_verify(p->pool, (enum shmemora_verify)g->cfg->verify);
 	if (rc) {
-		fprintf(stderr, "shmemora attach: %s\n", shmemora_errmsg());
+		snprintf(err, STORE_ERROR_MAX, "attach: %s", shmemora_errmsg());
+		if (p->pool)
+			shmemora_detach(p->pool);
 		free(p);
 		return rc;
 	}
@@ -107,6 +210,8 @@ static int shm_attach(void *global, void **proc)
 static int shm_thread_open(void *proc, void **thr)
 {
 	struct shm_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
 	t->p = proc;
 	*thr = t;
 	return 0;
@@ -162,22 +267,23 @@ static int shm_update(void *thr, const char *key, size_t klen, const void *val, 
 	return rc ? fail(t, rc) : 0;
 }
 
+/* One multi_get call for all n keys (n <= STORE_BATCH_MAX). */
 static int shm_multi_read(void *thr, const char **keys, const size_t *klens, uint32_t n,
 			  void *buf, size_t cap)
 {
 	struct shm_thread *t = thr;
-	shmemora_kv_item items[128];
-	uint32_t done = 0;
-	while (done < n) {
-		uint32_t m = n - done < 128 ? n - done : 128;
-		for (uint32_t i = 0; i < m; i++)
-			items[i] = (shmemora_kv_item){ .key = keys[done + i], .key_len = klens[done + i],
-						       .buf = buf, .cap = cap };
-		int rc = shmemora_kv_multi_get(t->p->pool, &t->p->ns_token, NS, items, m);
-		if (rc)
-			return fail(t, rc);
-		done += m;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		t->items[i] = (shmemora_kv_item){ .key = keys[i], .key_len = klens[i], .buf = buf,
+						  .cap = cap };
+	int rc = shmemora_kv_multi_get(t->p->pool, &t->p->ns_token, NS, t->items, n);
+	if (rc)
+		return fail(t, rc);
+	for (uint32_t i = 0; i < n; i++)
+		if (t->items[i].rc && t->items[i].rc != SHMEMORA_E_NOT_FOUND) {
+			snprintf(t->err, sizeof t->err, "multi_get item %u: %s", i,
+				 shmemora_strerror(t->items[i].rc));
+			return t->items[i].rc;
+		}
 	return 0;
 }
 
@@ -210,6 +316,7 @@ const struct store_driver store_shmemora = {
 #endif
 	.start = shm_start, .attach = shm_attach, .thread_open = shm_thread_open,
 	.load = shm_load, .read = shm_read, .update = shm_update, .insert = shm_update,
-	.multi_read = shm_multi_read, .thread_close = shm_thread_close,
-	.detach = shm_detach, .stop = shm_stop, .error = shm_error,
+	.multi_read = shm_multi_read, .batch_read = shm_multi_read,
+	.thread_close = shm_thread_close, .detach = shm_detach, .stop = shm_stop,
+	.error = shm_error,
 };
