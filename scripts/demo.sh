@@ -78,7 +78,7 @@ step "host A revokes B's token: B's next read is refused"
 "$S" stats "$POOL"
 
 step "a short run: 100 000 keys of 256 bytes, protected vs the unprotected build of the same code"
-"$build/bench-kv" --keys 100000 --ops 200000 --seconds 1 --compare
+"$build/kv" --mode micro --records 100000 --ops 200000 --duration 1 --compare
 
 step "all hosts detached; destroy the pool and its key file"
 "$S" destroy "$POOL"
