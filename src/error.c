@@ -87,6 +87,7 @@ const char *shmemora_strerror(int err)
 	case SHMEMORA_E_NO_SPACE: return "out of space in the pool";
 	case SHMEMORA_E_CONFLICT: return "version conflict";
 	case SHMEMORA_E_TOO_SMALL: return "buffer too small for the value";
+	case SHMEMORA_E_READ_ONLY: return "observer handle: writes refused";
 	}
 	return "unknown error code";
 }

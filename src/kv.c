@@ -115,7 +115,10 @@ static int build_entry(shmemora_pool *pool, uint64_t ns_hash, const void *key, s
 	int cls = alloc_class_for(pool, sizeof(struct kv_entry) + key_len + value_len);
 	if (cls < 0)
 		return error_set(SHMEMORA_E_INVALID, "entry too large for any size class");
-	int rc = alloc_entry(pool, cls, offset);
+	int rc = pool_may_write(pool); /* fence: our partition may be another's now */
+	if (rc)
+		return rc;
+	rc = alloc_entry(pool, cls, offset);
 	if (rc)
 		return rc;
 	struct kv_entry *e = (struct kv_entry *)(pool->base + *offset);
@@ -282,9 +285,12 @@ int shmemora_ns_create(shmemora_pool *pool, const shmemora_token *token, const c
 		if (rc == 1) {
 			rc = error_set(SHMEMORA_E_EXISTS, "namespace '%s' already exists", ns);
 		} else if (rc == 0 && (rc = build_entry(pool, NS_CATALOG, ns, k.len, NULL, 0, 1,
-							 &off)) == 0) {
+							 &off)) == 0 &&
+			   (rc = pool_may_write(pool)) == 0) { /* fence, before publishing */
 			rc = index_publish_new(pool, &k, off, &hit);
-			if (rc != 0) {
+			if (rc == 0) {
+				rc = pool_may_write(pool); /* fence, after: else not acknowledged */
+			} else {
 				retire_entry(pool, off);
 				if (rc == 1)
 					rc = error_set(SHMEMORA_E_EXISTS, "namespace '%s' already "
@@ -338,8 +344,14 @@ static int write_locked(shmemora_pool *pool, const shmemora_token *tok, const ch
 				return rc;
 			TIMING_ADD(PHASE_COPY, tc);
 			set_version(pool, off, 1);
+			if ((rc = pool_may_write(pool))) /* fence, before publishing */
+				break;
 			rc = index_publish_new(pool, &k, off, &hit);
 			if (rc == 0) {
+				/* Fence, after: a write published as we lost the
+				 * slot is not acknowledged. */
+				if ((rc = pool_may_write(pool)))
+					return rc;
 				if (new_version)
 					*new_version = 1;
 				return 0;
@@ -370,15 +382,23 @@ static int write_locked(shmemora_pool *pool, const shmemora_token *tok, const ch
 			return rc;
 		TIMING_ADD(PHASE_COPY, tc);
 		set_version(pool, off, cur + 1);
+		if ((rc = pool_may_write(pool))) /* fence, before publishing */
+			break;
 		if (index_replace(pool, &hit, off)) {
+			/* Fence, after: not acknowledged, and the entry we
+			 * replaced is left to `shmemora check --repair`. */
+			if ((rc = pool_may_write(pool)))
+				return rc;
 			retire_entry(pool, hit.offset);
 			if (new_version)
 				*new_version = cur + 1;
 			return 0;
 		}
 	}
-	if (off)
-		retire_entry(pool, off); /* built but never published */
+	/* Built but never published: freed, unless we are fenced (the free list
+	 * it would go on belongs to our slot's new holder; check reclaims it). */
+	if (off && rc != SHMEMORA_E_FENCED)
+		retire_entry(pool, off);
 	if (rc > 0)
 		rc = error_set(SHMEMORA_E_BUSY, "write kept racing other writers of this key");
 	return rc;
@@ -448,9 +468,17 @@ int shmemora_kv_delete(shmemora_pool *pool, const shmemora_token *token, const c
 				rc = error_set(SHMEMORA_E_NOT_FOUND, "no such key");
 				break;
 			}
+			int fence = pool_may_write(pool); /* before publishing the removal */
+			if (fence) {
+				rc = fence;
+				break;
+			}
 			if (index_remove(pool, &hit)) {
-				retire_entry(pool, hit.offset);
-				rc = 0;
+				/* After: a removal as we lost the slot is not
+				 * acknowledged, and its entry is left to check. */
+				rc = pool_may_write(pool);
+				if (rc == 0)
+					retire_entry(pool, hit.offset);
 				break;
 			}
 		}

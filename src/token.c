@@ -106,6 +106,9 @@ static uint16_t key_hint(const struct shmemora_pool *pool)
 
 int token_mint(struct shmemora_pool *pool, const struct cap_fields *want, shmemora_token *out)
 {
+	int fence = pool_may_write(pool); /* observers and fenced hosts mint nothing */
+	if (fence)
+		return fence;
 	struct cap_entry *table = table_of(pool);
 	uint64_t cap = pool->sb.cap_entries;
 	/* Hosts start their search in different parts of the table so they
@@ -335,7 +338,9 @@ int shmemora_token_revoke(shmemora_pool *pool, const shmemora_token *token)
 		return error_set(SHMEMORA_E_INVALID, "revoke: pool and token are required");
 	protect_saved s = protect_open(&pool->prot);
 	struct cap_fields f;
-	int rc = protect_verify(pool, token, 1, 1, &f);
+	int rc = pool_may_write(pool); /* observers and fenced hosts revoke nothing */
+	if (rc == 0)
+		rc = protect_verify(pool, token, 1, 1, &f);
 	if (rc == 0) {
 		struct cap_entry *e = cap_entry_for(pool, token->id);
 		if (cap_state_of(f.state_word) == CAP_LIVE && !revoke_entry(pool, e, f.state_word)) {
@@ -426,6 +431,10 @@ int shmemora_token_gc(shmemora_pool *pool, uint64_t *freed)
 	if (rc)
 		return rc;
 	protect_saved s = protect_open(&pool->prot);
+	if ((rc = pool_may_write(pool))) { /* observers and fenced hosts free nothing */
+		protect_close(&pool->prot, s);
+		return rc;
+	}
 	struct cap_entry *table = table_of(pool);
 	uint64_t now = realtime_ns(), n = 0;
 	for (uint64_t i = 0; i < pool->sb.cap_entries; i++) {
