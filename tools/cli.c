@@ -176,6 +176,8 @@ int cli_attach(const char *path, const struct attach_opts *o, shmemora_pool **ou
 	if (rc == 0 && o->host_id >= 0)
 		rc = shmemora_config_set_host_id(cfg, o->host_id);
 	if (rc == 0)
+		rc = shmemora_config_set_observer(cfg, o->observer);
+	if (rc == 0)
 		rc = shmemora_attach(path, cfg, out);
 	shmemora_config_delete(cfg);
 	return rc ? fail(rc) : EXIT_OK;
