@@ -264,7 +264,7 @@ static int cmd_load(shmemora_pool *p, char **a)
 	for (int t = 0; t < threads; t++) {
 		l[t] = (struct load){ p, name, t, nown, nshared, seconds,
 				      calloc((size_t)nown, 8), calloc((size_t)nshared, 8),
-				      calloc((size_t)nshared, 8), 0, 0, 0, 0 };
+				      calloc((size_t)nshared, 8), 0, 0, 0, 0, 0 };
 		pthread_create(&tid[t], NULL, load_thread, &l[t]);
 	}
 	uint64_t acks = 0, reads = 0, torn = 0, errors = 0, phantom = 0;
