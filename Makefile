@@ -35,13 +35,13 @@ TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: verify fuzz fuzz-quick stress all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
 lib: $(BUILD)/libshmemora.a $(BUILD)/libshmemora.so
 tools: $(BUILD)/shmemora
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(BUILD)/vm/vm_worker
 bench: $(BUILD)/bench-protect $(BUILD)/kv $(BUILD)/kv-unprotected
 examples: $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
@@ -109,6 +109,21 @@ $(BUILD)/tests/test_ycsb: tests/unit/test_ycsb.c bench/ycsb.c bench/ycsb.h tests
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
+
+# The VM tests' workload: runs in the guests (packed into their initramfs
+# with its shared libraries) and as host processes here.
+$(BUILD)/vm/vm_worker: tests/vm/vm_worker.c include/shmemora.h $(BUILD)/libshmemora.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -Iinclude -o $@ $< \
+		$(BUILD)/libshmemora.a $(LDFLAGS) $(DEP_LIBS)
+
+# Hosts with their own kernels: QEMU guests sharing one device-DAX pool
+# (the long form; make test runs the quick one).  scripts/vm-deps.sh
+# fetches QEMU, busybox and the generic kernel package into build/vm.
+vmtest: deps
+	$(MAKE) all
+	scripts/vm-deps.sh build
+	SHMEMORA_VM_FORM=long tests/run-tests.sh $(BUILD) --script test_vm
 
 deps:
 	@scripts/install-deps.sh
@@ -182,6 +197,7 @@ stress: deps
 	$(MAKE) all
 	SHMEMORA_CRASH_KILLS=500 SHMEMORA_TEST_SECONDS=60 SHMEMORA_TAMPER_FLIPS=20000 \
 		tests/run-tests.sh $(BUILD) test_crash test_kv_hosts test_tamper test_kv_model
+	SHMEMORA_VM_FORM=long tests/run-tests.sh $(BUILD) --script test_vm
 	$(MAKE) fuzz
 
 install: lib tools

@@ -92,6 +92,7 @@ enum shmemora_error {
 	SHMEMORA_E_TOO_SMALL = -4029,     /* the caller's buffer is smaller than the value */
 	SHMEMORA_E_QUOTA = -4030,         /* a token's or namespace's quota would be passed */
 	SHMEMORA_E_CONTENDED = -4031,     /* concurrent writers kept changing it: try again */
+	SHMEMORA_E_READ_ONLY = -4032,     /* a write through an observer handle */
 };
 
 /** Returns a short, static description of an error code (never NULL). */
@@ -171,12 +172,22 @@ SHMEMORA_API int shmemora_config_set_max_value(shmemora_config *cfg, uint32_t by
 /** Bind an emulated pool's memory to this NUMA node (create; default: no binding). */
 SHMEMORA_API int shmemora_config_set_numa_node(shmemora_config *cfg, int node);
 /**
- * Liveness lease in milliseconds (create; default 30000): a host on another
- * machine whose heartbeat is older than this may have its slot reclaimed.
+ * Liveness lease in milliseconds (create; default 30000, minimum 100).  A
+ * host on another machine whose heartbeat counter another host has watched
+ * stand still for this long, on the watcher's own clock, may have its slot
+ * reclaimed.  Each attached handle's heartbeat thread beats every lease/8.
  */
 SHMEMORA_API int shmemora_config_set_lease_ms(shmemora_config *cfg, uint32_t ms);
 /** Attach as this host slot (attach; default -1: the first free or dead slot). */
 SHMEMORA_API int shmemora_config_set_host_id(shmemora_config *cfg, int host_id);
+/**
+ * attach: attach as an observer (`on` = 1): map and verify the pool but claim
+ * no host slot, start no heartbeat thread, and never take over anyone's slot.
+ * Reads (get, multi_get, stats, token list and inspect, check without
+ * repair) work; writes, token minting, revocation and gc are refused with
+ * SHMEMORA_E_READ_ONLY.  Works while every host slot is held.  Default 0.
+ */
+SHMEMORA_API int shmemora_config_set_observer(shmemora_config *cfg, int on);
 /**
  * Root token file (create writes it, mode 0600; destroy removes it).
  * Default: the pool path plus ".root-token".  The string is copied.
@@ -198,8 +209,14 @@ typedef struct shmemora_pool shmemora_pool;
  * Creates a pool at `path` and attaches to it as host 0.
  *
  * `path` is a file to create (regular file, tmpfs such as /dev/shm,
- * hugetlbfs) or a devdax character device (/dev/daxX.Y).  A file must not
- * exist yet.  A fresh 256-bit pool key is drawn from the OS's randomness and
+ * hugetlbfs), a devdax character device (/dev/daxX.Y), or an existing file
+ * followed by "@OFFSET" (e.g. "/dev/shm/cxl.img@2M": the pool starts OFFSET
+ * bytes into that file, a multiple of the page size; suffixes K, M, G).  A
+ * file must not exist yet.  On a device or a file@offset, size and
+ * alignment come from the medium (devdax: /sys/dev/char/M:m/size and
+ * .../align), every byte is written through the mapping (device-DAX has no
+ * read, write or fsync), and the key and root token files must be named
+ * (their defaults would live beside the pool).  A fresh 256-bit pool key is drawn from the OS's randomness and
  * written to the key file (mode 0600); it is never stored in the pool.
  * `cfg` may be NULL for every default.
  *
@@ -207,14 +224,29 @@ typedef struct shmemora_pool shmemora_pool;
  * force), E_GEOMETRY (the layout does not fit; errmsg says what would),
  * E_BAD_PATH, E_KEY (key file cannot be written), E_IO, E_UNSUPPORTED
  * (NUMA binding without libnuma support), E_NOMEM.  On failure nothing is
- * left behind: a file or key file this call created is removed.
+ * left behind: a file or key file this call created is removed, and on a
+ * device or file@offset every byte it overwrote is restored.
  */
 SHMEMORA_API int shmemora_create(const char *path, const shmemora_config *cfg,
 				 shmemora_pool **out);
 
 /**
  * Attaches to an existing pool: verifies its superblock (checksum, format
- * version, size, MAC under the key), maps it, and claims a host slot.
+ * version, size, MAC under the key), maps it, and claims a host slot (unless
+ * the config asks for an observer).  A free slot is taken first; a held one
+ * only once its holder is judged dead (on this kernel: its process is gone;
+ * from another machine: its heartbeat counter stood still for a lease), so
+ * attach may watch for up to a lease before it returns E_NO_SLOT.
+ *
+ * Heartbeat thread: a handle that holds a slot starts one thread that
+ * increments the slot's heartbeat counter every lease/8 (through the
+ * protected path) and watches the other slots, so an idle host stays alive
+ * without calling shmemora_heartbeat().  The thread blocks every signal,
+ * never prints, exits or aborts, and stops at shmemora_detach().  If it
+ * finds the slot reclaimed it stops beating; the next write through the
+ * handle returns E_FENCED.  fork(): the child has no heartbeat thread and
+ * must not use or detach the parent's handles (it may attach its own); the
+ * parent's handle stays alive through the parent.
  * When the primary superblock is damaged and the backup verifies, the
  * backup is used (see shmemora_pool_info's sb_from_backup).
  *
@@ -234,15 +266,17 @@ SHMEMORA_API int shmemora_attach(const char *path, const shmemora_config *cfg,
 SHMEMORA_API int shmemora_detach(shmemora_pool *pool);
 
 /**
- * Refreshes this host's heartbeat.  Hosts on other machines judge liveness
- * by it (hosts on the same machine check the process itself): call it more
- * often than the pool's lease.  Returns E_FENCED if the slot was reclaimed.
+ * Increments this host's heartbeat counter now.  The handle's heartbeat
+ * thread already does so every lease/8; this call is for applications that
+ * want to learn at once whether they still hold their slot.  Returns
+ * E_FENCED if the slot was reclaimed, E_READ_ONLY on an observer.
  */
 SHMEMORA_API int shmemora_heartbeat(shmemora_pool *pool);
 
 /**
  * Removes a pool: deletes the pool file and its key file (for a devdax
- * device: wipes both superblock copies).  Requires the pool's key (so a
+ * device or a file@offset: wipes both superblock copies through the
+ * mapping).  Requires the pool's key (so a
  * wrong path cannot destroy someone else's pool) and refuses with E_BUSY
  * while live hosts are attached, unless force is set in `cfg`.
  */
@@ -334,19 +368,24 @@ typedef struct shmemora_host {
 	enum shmemora_host_state state;
 	uint32_t epoch;            /* bumped on every claim: fences returning hosts */
 	int32_t pid;               /* meaningful on the machine given by boot_id */
-	uint64_t heartbeat_unix_ns;
+	uint64_t heartbeat_unix_ns; /* the holder's wall clock at its last beat: display only */
 	uint8_t boot_id[16];       /* the kernel boot the host ran under */
 	int same_machine;          /* 1: boot id and pid namespace match ours */
+	uint32_t heartbeats;       /* the holder's heartbeat counter (attached slots) */
+	uint32_t unchanged_ms;     /* how long this process has watched the slot unchanged */
 } shmemora_host;
 
 /**
  * Lists host slots of the pool at `path` (read-only; no key needed).
  * Fills up to `cap` entries of `hosts`, sets *count to the number of slots.
+ * A one-shot look: a slot held from another machine is listed attached
+ * (this call has not watched it for a lease), one on this kernel whose
+ * process is gone is listed dead.
  */
 SHMEMORA_API int shmemora_hosts(const char *path, shmemora_host *hosts,
 				size_t cap, size_t *count);
 
-/** This handle's host slot. */
+/** This handle's host slot (UINT32_MAX for an observer). */
 SHMEMORA_API uint32_t shmemora_host_id(const shmemora_pool *pool);
 
 /** The best protection mode this CPU and kernel offer. */

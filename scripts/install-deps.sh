@@ -22,7 +22,14 @@ done
 for pkg in $OPTIONAL; do
 	installed "$pkg" || optional="$optional $pkg"
 done
-[ -z "$missing$optional" ] && exit 0
+# The VM tests (tests/cli/test_vm.sh): QEMU, busybox, the kernel package.
+# Optional too: where they cannot be had, those tests are skipped by name.
+vm_deps() {
+	here=$(dirname "$0")
+	"$here/vm-deps.sh" build >/dev/null 2>&1 ||
+		echo "install-deps: QEMU or the kernel package not available; the VM tests will be skipped"
+}
+[ -z "$missing$optional" ] && { vm_deps; exit 0; }
 
 if ! command -v apt-get >/dev/null 2>&1; then
 	[ -z "$missing" ] && exit 0
@@ -50,3 +57,4 @@ for pkg in $optional; do
 	$SUDO apt-get install -y -q --no-install-recommends "$pkg" >/dev/null 2>&1 ||
 		echo "install-deps: optional package $pkg not available; its tests will be skipped"
 done
+vm_deps

@@ -21,7 +21,6 @@
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6
 #endif
-#define DEVDAX_DEFAULT_ALIGN (2u << 20)
 
 static int read_sysfs_u64(const char *path, uint64_t *out)
 {
@@ -40,22 +39,67 @@ static int read_sysfs_u64(const char *path, uint64_t *out)
 static int classify_devdax(const char *path, const struct stat *st, struct backend *be)
 {
 	char sys[128];
-	uint64_t size = 0, align = DEVDAX_DEFAULT_ALIGN;
-	snprintf(sys, sizeof sys, "/sys/dev/char/%u:%u/size", major(st->st_rdev),
-		 minor(st->st_rdev));
+	uint64_t size = 0, align = 0;
+	unsigned maj = major(st->st_rdev), min = minor(st->st_rdev);
+	snprintf(sys, sizeof sys, "/sys/dev/char/%u:%u/size", maj, min);
 	if (read_sysfs_u64(sys, &size) != 0 || size == 0)
 		return error_set(SHMEMORA_E_BAD_PATH,
 				 "%s is a character device but not a devdax device (%s unreadable)",
 				 path, sys);
-	snprintf(sys, sizeof sys, "/sys/dev/char/%u:%u/device/align", major(st->st_rdev),
-		 minor(st->st_rdev));
-	if (read_sysfs_u64(sys, &align) != 0 || !is_pow2(align) || align < MIN_ALIGNMENT)
-		align = DEVDAX_DEFAULT_ALIGN;
+	/* Linux 6.x has the attribute beside size; older kernels one level
+	 * down, under device/. */
+	snprintf(sys, sizeof sys, "/sys/dev/char/%u:%u/align", maj, min);
+	if (read_sysfs_u64(sys, &align) != 0) {
+		snprintf(sys, sizeof sys, "/sys/dev/char/%u:%u/device/align", maj, min);
+		if (read_sysfs_u64(sys, &align) != 0)
+			return error_set(SHMEMORA_E_BAD_PATH,
+					 "%s: cannot read the device's alignment from "
+					 "/sys/dev/char/%u:%u/align nor %s", path, maj, min, sys);
+	}
+	if (!is_pow2(align) || align < MIN_ALIGNMENT || align > (1ull << 30))
+		return error_set(SHMEMORA_E_BAD_PATH, "%s: device alignment %llu (from %s) is not "
+				 "a power of two between 4 KiB and 1 GiB", path,
+				 (unsigned long long)align, sys);
 	be->kind = SHMEMORA_BACKEND_DEVDAX;
 	be->size = size;
 	be->alignment = (uint32_t)align;
 	be->page_size = (uint32_t)align;
+	be->existing = 1;
 	return 0;
+}
+
+/* "FILE@OFFSET" when FILE exists and OFFSET is a size (K, M, G suffixes):
+ * returns 1 with FILE in base and the offset, 0 for an ordinary path, or
+ * an error for a malformed offset. */
+static int split_offset(const char *path, char *base, size_t cap, uint64_t *offset)
+{
+	const char *at = strrchr(path, '@');
+	struct stat st;
+	if (!at || at == path || stat(path, &st) == 0)
+		return 0;
+	size_t n = (size_t)(at - path);
+	if (n >= cap)
+		return 0;
+	memcpy(base, path, n);
+	base[n] = '\0';
+	if (stat(base, &st) != 0 || !S_ISREG(st.st_mode))
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(at + 1, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (errno || end == at + 1 || *end || v > (UINT64_MAX >> shift) ||
+	    ((uint64_t)v << shift) % page)
+		return error_set(SHMEMORA_E_INVALID, "%s: the offset after '@' must be a multiple "
+				 "of %llu bytes, e.g. %s@2M", path, (unsigned long long)page, base);
+	*offset = (uint64_t)v << shift;
+	return 1;
 }
 
 static int classify(const char *path, struct backend *be)
@@ -89,8 +133,15 @@ static int classify(const char *path, struct backend *be)
 int backend_open(const char *path, int writable, struct backend *be)
 {
 	memset(be, 0, sizeof *be);
+	be->fd = -1;
+	char base[4096];
+	uint64_t offset = 0;
+	int split = split_offset(path, base, sizeof base, &offset);
+	if (split < 0)
+		return split;
+	const char *file = split ? base : path;
 	/* O_NONBLOCK: opening a FIFO by mistake must not hang. */
-	be->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
+	be->fd = open(file, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 	if (be->fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
@@ -101,6 +152,17 @@ int backend_open(const char *path, int writable, struct backend *be)
 		return error_set(SHMEMORA_E_IO, "cannot open %s: %s", path, strerror(e));
 	}
 	int rc = classify(path, be);
+	if (rc == 0 && split) {
+		if (be->kind != SHMEMORA_BACKEND_FILE || offset >= be->size) {
+			rc = error_set(SHMEMORA_E_BAD_PATH, "%s: an offset applies to a regular file "
+				       "longer than it (%s holds %llu bytes)", path, file,
+				       (unsigned long long)be->size);
+		} else {
+			be->offset = offset;
+			be->size -= offset;
+			be->existing = 1;
+		}
+	}
 	if (rc)
 		backend_close(be);
 	return rc;
@@ -111,6 +173,13 @@ int backend_create(const char *path, struct backend *be, int *created)
 	memset(be, 0, sizeof *be);
 	*created = 0;
 	struct stat st;
+	char base[4096];
+	uint64_t offset;
+	int split = split_offset(path, base, sizeof base, &offset);
+	if (split < 0)
+		return split;
+	if (split)
+		return backend_open(path, 1, be);
 	if (stat(path, &st) == 0) {
 		if (S_ISCHR(st.st_mode))
 			return backend_open(path, 1, be);
@@ -173,14 +242,14 @@ static void unbind(struct bitmask *saved)
 
 int backend_reserve(struct backend *be, const char *path, uint64_t size, int numa_node)
 {
-	if (be->kind == SHMEMORA_BACKEND_DEVDAX) {
+	if (be->existing) {
 		if (size > be->size)
 			return error_set(SHMEMORA_E_GEOMETRY,
 					 "%s holds %llu bytes, less than the %llu asked for", path,
 					 (unsigned long long)be->size, (unsigned long long)size);
 		if (numa_node >= 0)
-			return error_set(SHMEMORA_E_INVALID, "--numa-node applies to emulated pools; "
-					 "a devdax device is already memory of its own node");
+			return error_set(SHMEMORA_E_INVALID, "--numa-node applies to new pool files; "
+					 "a device (or FILE@OFFSET) already has its memory");
 		return 0;
 	}
 	if (ftruncate(be->fd, (off_t)size) != 0)
@@ -217,7 +286,7 @@ int backend_map(const struct backend *be, uint64_t size, int writable, void **ba
 	void *p;
 	if (align <= (uint64_t)sysconf(_SC_PAGESIZE) || be->kind == SHMEMORA_BACKEND_HUGETLBFS) {
 		/* The kernel already aligns hugetlbfs mappings to their page. */
-		p = mmap(NULL, size, prot, MAP_SHARED, be->fd, 0);
+		p = mmap(NULL, size, prot, MAP_SHARED, be->fd, (off_t)be->offset);
 	} else {
 		/* Reserve size + align of address space, map at the aligned point
 		 * inside it, and give back the slack on both sides. */
@@ -227,7 +296,7 @@ int backend_map(const struct backend *be, uint64_t size, int writable, void **ba
 			return error_set(SHMEMORA_E_IO, "cannot reserve %llu bytes of address "
 					 "space: %s", (unsigned long long)size, strerror(errno));
 		uint8_t *aligned = (uint8_t *)align_up((uintptr_t)area, align);
-		p = mmap(aligned, size, prot, MAP_SHARED | MAP_FIXED, be->fd, 0);
+		p = mmap(aligned, size, prot, MAP_SHARED | MAP_FIXED, be->fd, (off_t)be->offset);
 		if (p == MAP_FAILED) {
 			int e = errno;
 			munmap(area, size + align);
@@ -260,8 +329,51 @@ void backend_close(struct backend *be)
 	be->fd = -1;
 }
 
-int backend_sync(void *addr, uint64_t len)
+int backend_read(const struct backend *be, uint64_t off, void *buf, uint64_t len,
+		 uint64_t *got)
 {
+	*got = 0;
+	if (off >= be->size)
+		return 0;
+	if (len > be->size - off)
+		len = be->size - off;
+	if (be->kind != SHMEMORA_BACKEND_DEVDAX) {
+		while (*got < len) {
+			ssize_t n = pread(be->fd, (uint8_t *)buf + *got, (size_t)(len - *got),
+					  (off_t)(be->offset + off + *got));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return error_set(SHMEMORA_E_IO, "reading the pool: %s", strerror(errno));
+			if (n == 0)
+				break;
+			*got += (uint64_t)n;
+		}
+		return 0;
+	}
+	/* Device-DAX: map the aligned window that covers the range. */
+	uint64_t a = be->alignment, lo = align_down(off, a);
+	uint64_t hi = align_up(off + len, a);
+	if (hi > align_down(be->size, a))
+		hi = align_down(be->size, a);
+	if (hi <= lo)
+		return 0;
+	void *p = mmap(NULL, (size_t)(hi - lo), PROT_READ, MAP_SHARED, be->fd, (off_t)lo);
+	if (p == MAP_FAILED)
+		return error_set(SHMEMORA_E_IO, "cannot map the device to read it: %s",
+				 strerror(errno));
+	if (off + len > hi)
+		len = hi - off;
+	memcpy(buf, (uint8_t *)p + (off - lo), (size_t)len);
+	munmap(p, (size_t)(hi - lo));
+	*got = len;
+	return 0;
+}
+
+int backend_sync(enum shmemora_backend kind, void *addr, uint64_t len)
+{
+	if (kind == SHMEMORA_BACKEND_DEVDAX)
+		return 0;
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t start = (uintptr_t)addr & ~(page - 1);
 	if (msync((void *)start, (size_t)((uintptr_t)addr + len - start), MS_SYNC) != 0)

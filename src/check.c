@@ -101,12 +101,11 @@ static void check_superblocks(struct checker *c)
 
 static void check_registry(struct checker *c)
 {
-	struct host_identity self;
-	if (host_identity_self(&self) != 0)
-		return;
+	if (c->repair) /* other machines' hosts are judged by watching them a lease */
+		hosts_watch(&c->pool->registry, -1);
 	for (uint32_t i = 0; i < c->pool->sb.max_hosts; i++) {
 		shmemora_host h;
-		hosts_describe(&c->pool->registry, i, &self, &h);
+		hosts_describe(&c->pool->registry, i, NULL, &h);
 		c->host_live[i] = h.state == SHMEMORA_HOST_ATTACHED ||
 				  h.state == SHMEMORA_HOST_CLAIMING;
 		if (h.state != SHMEMORA_HOST_DEAD)
@@ -500,7 +499,8 @@ int shmemora_check(shmemora_pool *pool, int flags, shmemora_check_report *report
 		protect_saved s = protect_open(&pool->prot);
 		check_superblocks(&c);
 		check_registry(&c);
-		c.host_live[pool->host_id] = 0; /* our own partition: we are not writing */
+		if (pool->host_id < pool->sb.max_hosts) /* an observer has none */
+			c.host_live[pool->host_id] = 0; /* our own partition: we are not writing */
 		check_captable(&c);
 		check_index(&c);
 		check_namespaces(&c);

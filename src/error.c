@@ -90,6 +90,8 @@ const char *shmemora_strerror(int err)
 	case SHMEMORA_E_QUOTA: return "SHMEMORA_E_QUOTA: quota exhausted";
 	case SHMEMORA_E_CONTENDED: return "SHMEMORA_E_CONTENDED: concurrent writers kept "
 				   "changing it; try again";
+	case SHMEMORA_E_READ_ONLY: return "SHMEMORA_E_READ_ONLY: observer handle: writes "
+				  "refused";
 	}
 	return "unknown error code";
 }

@@ -3,16 +3,20 @@
  *
  * State machine of a slot's owner word, every arrow one CAS:
  *
- *   FREE(e) --claim--> CLAIMING(e+1) --publish--> ATTACHED(e+1)
- *   ATTACHED(e) --detach--> FREE(e)
- *   ATTACHED(e), owner dead --reclaim--> CLAIMING(e+1)
- *   CLAIMING(e), older than CLAIM_TIMEOUT_S --take over--> CLAIMING(e+1)
+ *   FREE(e) --claim--> CLAIMING(e+1, ticket) --publish--> ATTACHED(e+1, beat 0)
+ *   ATTACHED(e, n) --heartbeat--> ATTACHED(e, n+1)
+ *   ATTACHED(e, n) --detach--> FREE(e)
+ *   ATTACHED(e, n), judged dead --reclaim--> CLAIMING(e+1) or FREE(e+1)
+ *   CLAIMING(e), judged dead --take over--> CLAIMING(e+1)
  *
- * The identity fields are written only by the holder of a CLAIMING word and
- * published by the release CAS to ATTACHED; readers load the owner word with
- * acquire before they read them.  Fields are accessed with relaxed atomics
- * because a reclaimer may read them while a new claimer writes them: such a
- * reader's CAS then fails, so a torn read never leads to a wrong claim.
+ * Every transition other than the holder's own starts from a word the
+ * actor read and judged; a heartbeat changes the word, so a host that beat
+ * since it was judged makes the reclaim's CAS fail.  The identity fields are
+ * written only by the holder of a CLAIMING word and published by the CAS to
+ * ATTACHED; readers load the owner word with acquire before they read them,
+ * each field once.  Fields are accessed with relaxed atomics because a
+ * reclaimer may read them while a new claimer writes them: such a reader's
+ * CAS then fails, so a torn read never leads to a wrong claim.
  */
 #include "hosts.h"
 #include "error.h"
@@ -25,20 +29,28 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
-static uint64_t owner_word(unsigned state, uint32_t epoch, uint64_t time_s)
+#define BEAT_ONE (1ull << 32)
+
+static uint64_t owner_word(unsigned state, uint32_t epoch, uint32_t high)
 {
-	return (uint64_t)state | (uint64_t)(epoch & EPOCH_MASK) << 2 | time_s << 32;
+	return (uint64_t)state | (uint64_t)(epoch & EPOCH_MASK) << 2 | (uint64_t)high << 32;
 }
 static unsigned owner_state(uint64_t w) { return (unsigned)(w & 3); }
 static uint32_t owner_epoch(uint64_t w) { return (uint32_t)(w >> 2) & EPOCH_MASK; }
-static uint64_t owner_time(uint64_t w) { return w >> 32; }
+static uint32_t owner_high(uint64_t w) { return (uint32_t)(w >> 32); }
 
-static uint64_t realtime_ns(void)
+static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t lease_ns(const struct registry *reg)
+{
+	return (uint64_t)reg->lease_ms * 1000000ull;
 }
 
 /* Field 22 of /proc/PID/stat (start time in clock ticks), or 0 if the
@@ -112,42 +124,124 @@ int host_identity_self(struct host_identity *id)
 	return read_boot_id(id->boot_id);
 }
 
-static bool same_machine(const struct host_slot *slot, const struct host_identity *self)
+
+/* Reads a slot's identity fields, each once. */
+static void read_identity(const struct host_slot *slot, struct host_identity *id)
 {
-	uint8_t boot[16];
+	id->pid = __atomic_load_n(&slot->pid, __ATOMIC_RELAXED);
+	id->start_ticks = __atomic_load_n(&slot->pid_start_ticks, __ATOMIC_RELAXED);
+	id->pidns_inode = __atomic_load_n(&slot->pidns_inode, __ATOMIC_RELAXED);
 	for (int i = 0; i < 16; i++)
-		boot[i] = __atomic_load_n(&slot->boot_id[i], __ATOMIC_RELAXED);
-	return memcmp(boot, self->boot_id, 16) == 0 &&
-	       __atomic_load_n(&slot->pidns_inode, __ATOMIC_RELAXED) == self->pidns_inode;
+		id->boot_id[i] = __atomic_load_n(&slot->boot_id[i], __ATOMIC_RELAXED);
 }
 
-/* Is the host recorded in an ATTACHED slot still alive? */
-static bool holder_alive(const struct registry *reg, const struct host_slot *slot,
-			 const struct host_identity *self)
+static bool same_machine(const struct host_identity *id, const struct host_identity *self)
 {
-	if (same_machine(slot, self)) {
-		uint32_t pid = __atomic_load_n(&slot->pid, __ATOMIC_RELAXED);
-		uint64_t start = __atomic_load_n(&slot->pid_start_ticks, __ATOMIC_RELAXED);
-		return pid != 0 && process_start_ticks(pid) == start;
-	}
-	uint64_t beat = atomic_load_explicit(&slot->heartbeat_ns, memory_order_relaxed);
-	uint64_t now = realtime_ns();
-	return beat > now || now - beat < (uint64_t)reg->lease_ms * 1000000ull;
+	return memcmp(id->boot_id, self->boot_id, 16) == 0 &&
+	       id->pidns_inode == self->pidns_inode;
 }
 
-/* Whether a slot may be claimed now, given its owner word `w`. */
-static bool claimable(const struct registry *reg, const struct host_slot *slot, uint64_t w,
-		      const struct host_identity *self)
+/* The claim ticket: a hash of the identity a claimer is about to write. */
+static uint32_t identity_ticket(const struct host_identity *id)
 {
-	switch (owner_state(w)) {
-	case OWNER_FREE:
-		return true;
-	case OWNER_CLAIMING:
-		return (uint64_t)time(NULL) > owner_time(w) + CLAIM_TIMEOUT_S;
-	case OWNER_ATTACHED:
-		return !holder_alive(reg, slot, self);
+	uint8_t buf[4 + 8 + 8 + 16];
+	memcpy(buf, &id->pid, 4);
+	memcpy(buf + 4, &id->start_ticks, 8);
+	memcpy(buf + 12, &id->pidns_inode, 8);
+	memcpy(buf + 20, id->boot_id, 16);
+	return (uint32_t)XXH3_64bits(buf, sizeof buf);
+}
+
+int registry_init(struct registry *reg, struct host_slot *slots, uint32_t count,
+		  uint32_t lease_ms, const struct coherence *coh)
+{
+	memset(reg, 0, sizeof *reg);
+	reg->slots = slots;
+	reg->count = count;
+	reg->lease_ms = lease_ms;
+	reg->coh = coh;
+	int rc = host_identity_self(&reg->self);
+	if (rc)
+		return rc;
+	reg->watch = calloc(count ? count : 1, sizeof *reg->watch);
+	reg->lock = malloc(sizeof *reg->lock);
+	if (!reg->watch || !reg->lock || pthread_mutex_init(reg->lock, NULL) != 0) {
+		free(reg->watch);
+		free(reg->lock);
+		reg->watch = NULL;
+		reg->lock = NULL;
+		return error_set(SHMEMORA_E_NOMEM, "out of memory for the host watch table");
 	}
-	return true; /* state 3 is never written: treat a damaged word as free */
+	return 0;
+}
+
+void registry_fini(struct registry *reg)
+{
+	if (reg->lock) {
+		pthread_mutex_destroy(reg->lock);
+		free(reg->lock);
+	}
+	free(reg->watch);
+	reg->watch = NULL;
+	reg->lock = NULL;
+}
+
+/*
+ * Reads slot i's owner word once and records the observation: *still is how
+ * long this process has now watched that very word.  Each step between two
+ * observations counts for at most lease/4, so no single jump of our clock
+ * (nor a long pause of ours) can make up a lease by itself.
+ */
+static uint64_t observe(const struct registry *reg, uint32_t i, uint64_t *still)
+{
+	/* Acquire: pairs with the release CAS that published the word, so
+	 * the identity fields read after it are at least that recent. */
+	uint64_t w = atomic_load_explicit(&reg->slots[i].owner, memory_order_acquire);
+	*still = 0;
+	if (!reg->watch)
+		return w;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC), cap = lease_ns(reg) / 4;
+	pthread_mutex_lock(reg->lock);
+	struct slot_watch *sw = &reg->watch[i];
+	if (!sw->seen || sw->word != w) {
+		sw->word = w;
+		sw->still_ns = 0;
+		sw->seen = 1;
+	} else if (now > sw->seen_ns) {
+		uint64_t step = now - sw->seen_ns;
+		sw->still_ns += step < cap ? step : cap;
+	}
+	sw->seen_ns = now;
+	*still = sw->still_ns;
+	pthread_mutex_unlock(reg->lock);
+	return w;
+}
+
+enum verdict {
+	V_FREE,     /* nobody holds it */
+	V_LIVE,     /* its holder's process runs on this kernel */
+	V_PRESUMED, /* held from elsewhere, not yet watched unchanged for a lease */
+	V_DEAD,     /* its process is gone, or its word stood still for a lease */
+};
+
+/* Judges slot i from its owner word `w`, watched unchanged for `still`. */
+static enum verdict judge(const struct registry *reg, uint32_t i, uint64_t w, uint64_t still,
+			  const struct host_identity *self)
+{
+	unsigned st = owner_state(w);
+	if (st == OWNER_FREE)
+		return V_FREE;
+	if (st != OWNER_ATTACHED && st != OWNER_CLAIMING)
+		return V_DEAD; /* state 3 is never written: a damaged word may be taken */
+	struct host_identity id;
+	read_identity(&reg->slots[i], &id);
+	/* In CLAIMING the identity may still be the previous holder's: it is
+	 * the claimer's only once it hashes to the ticket in the word. */
+	bool identity_current = st == OWNER_ATTACHED || identity_ticket(&id) == owner_high(w);
+	if (identity_current && same_machine(&id, self))
+		return id.pid != 0 && process_start_ticks(id.pid) == id.start_ticks ? V_LIVE
+										     : V_DEAD;
+	return still >= lease_ns(reg) ? V_DEAD : V_PRESUMED;
 }
 
 static void write_identity(struct host_slot *slot, const struct host_identity *self)
@@ -157,59 +251,104 @@ static void write_identity(struct host_slot *slot, const struct host_identity *s
 	__atomic_store_n(&slot->pidns_inode, self->pidns_inode, __ATOMIC_RELAXED);
 	for (int i = 0; i < 16; i++)
 		__atomic_store_n(&slot->boot_id[i], self->boot_id[i], __ATOMIC_RELAXED);
-	atomic_store_explicit(&slot->heartbeat_ns, realtime_ns(), memory_order_relaxed);
+	atomic_store_explicit(&slot->heartbeat_ns, clock_ns(CLOCK_REALTIME),
+			      memory_order_relaxed);
 }
 
-static int try_claim(struct registry *reg, uint32_t i, const struct host_identity *self,
-		     uint32_t *epoch)
+/* Claims slot i if it is free, or (with `take_dead`) judged dead. */
+static int try_claim(struct registry *reg, uint32_t i, bool take_dead, uint32_t *epoch)
 {
 	struct host_slot *slot = &reg->slots[i];
-	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
-	if (!claimable(reg, slot, w, self))
+	uint64_t still;
+	uint64_t w = observe(reg, i, &still);
+	enum verdict v = judge(reg, i, w, still, &reg->self);
+	if (v != V_FREE && !(take_dead && v == V_DEAD))
 		return 0;
 	uint32_t e = (owner_epoch(w) + 1) & EPOCH_MASK;
-	uint64_t now_s = (uint64_t)time(NULL);
-	uint64_t claiming = owner_word(OWNER_CLAIMING, e, now_s);
+	uint64_t claiming = owner_word(OWNER_CLAIMING, e, identity_ticket(&reg->self));
 	if (!atomic_compare_exchange_strong_explicit(&slot->owner, &w, claiming,
 						     memory_order_acq_rel, memory_order_acquire))
 		return 0;
-	write_identity(slot, self);
-	/* Release: the identity fields are visible before ATTACHED is. */
-	uint64_t attached = owner_word(OWNER_ATTACHED, e, now_s);
+	write_identity(slot, &reg->self);
 	coherence_writeback(reg->coh, slot, sizeof *slot);
+	/* Release: the identity fields are visible before ATTACHED is. */
+	uint64_t attached = owner_word(OWNER_ATTACHED, e, 0);
 	if (!atomic_compare_exchange_strong_explicit(&slot->owner, &claiming, attached,
 						     memory_order_release, memory_order_relaxed))
-		return 0; /* taken over after CLAIM_TIMEOUT_S: we stalled; look on */
+		return 0; /* taken over: we stalled for a whole lease; look on */
 	coherence_writeback(reg->coh, slot, sizeof *slot);
 	*epoch = e;
 	return 1;
 }
 
+void hosts_watch(const struct registry *reg, int only)
+{
+	uint64_t lease = lease_ns(reg);
+	uint64_t step = lease / 8 > 1000000 ? lease / 8 : 1000000;
+	uint64_t *first = calloc(reg->count ? reg->count : 1, sizeof *first);
+	uint8_t *watching = calloc(reg->count ? reg->count : 1, 1);
+	/* A bound in case our own clock misbehaves: each step credits at most
+	 * lease/4, so 2 leases of sleeping steps always suffice. */
+	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + 2 * lease + 4 * step;
+	for (int round = 0; first && watching; round++) {
+		bool pending = false;
+		for (uint32_t i = 0; i < reg->count; i++) {
+			if (only >= 0 && i != (uint32_t)only)
+				continue;
+			if (round > 0 && !watching[i])
+				continue;
+			uint64_t still;
+			uint64_t w = observe(reg, i, &still);
+			enum verdict v = judge(reg, i, w, still, &reg->self);
+			if (round == 0) {
+				first[i] = w;
+				watching[i] = v == V_PRESUMED;
+			} else if (v != V_PRESUMED || w != first[i]) {
+				watching[i] = 0; /* judged dead, or seen to move: alive */
+			}
+			pending |= watching[i] != 0;
+		}
+		if (!pending || clock_ns(CLOCK_MONOTONIC) > deadline)
+			break;
+		struct timespec ts = { (time_t)(step / 1000000000ull), (long)(step % 1000000000ull) };
+		nanosleep(&ts, NULL);
+	}
+	free(first);
+	free(watching);
+}
+
 int hosts_claim(struct registry *reg, int requested, uint32_t *host_id, uint32_t *epoch)
 {
-	struct host_identity self;
-	int rc = host_identity_self(&self);
-	if (rc)
-		return rc;
 	if (requested >= 0) {
 		if ((uint32_t)requested >= reg->count)
 			return error_set(SHMEMORA_E_INVALID, "host id %d out of range: this pool "
 					 "has host slots 0..%u", requested, reg->count - 1);
-		if (!try_claim(reg, (uint32_t)requested, &self, epoch))
-			return error_set(SHMEMORA_E_NO_SLOT,
-					 "host slot %d is held by a live host", requested);
-		*host_id = (uint32_t)requested;
+		uint32_t i = (uint32_t)requested;
+		if (!try_claim(reg, i, true, epoch)) {
+			hosts_watch(reg, requested);
+			if (!try_claim(reg, i, true, epoch))
+				return error_set(SHMEMORA_E_NO_SLOT,
+						 "host slot %d is held by a live host", requested);
+		}
+		*host_id = i;
 		return 0;
 	}
-	for (uint32_t i = 0; i < reg->count; i++) {
-		if (try_claim(reg, i, &self, epoch)) {
-			*host_id = i;
-			return 0;
+	/* Free slots first; then slots already known dead; only then watch the
+	 * undecided ones for a lease, and take one that proved dead. */
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 2)
+			hosts_watch(reg, -1);
+		for (uint32_t i = 0; i < reg->count; i++) {
+			if (try_claim(reg, i, pass > 0, epoch)) {
+				*host_id = i;
+				return 0;
+			}
 		}
 	}
 	return error_set(SHMEMORA_E_NO_SLOT,
-			 "all %u host slots are held by live hosts: detach one, or create the "
-			 "pool with more --hosts", reg->count);
+			 "all %u host slots are held by live hosts (watched for the %u ms lease): "
+			 "detach one, or create the pool with more --hosts", reg->count,
+			 reg->lease_ms);
 }
 
 static int fenced(uint32_t host_id, uint32_t epoch, uint64_t w)
@@ -220,17 +359,25 @@ static int fenced(uint32_t host_id, uint32_t epoch, uint64_t w)
 			 host_id, epoch, owner_epoch(w));
 }
 
+static bool held_at(uint64_t w, uint32_t epoch)
+{
+	return owner_state(w) == OWNER_ATTACHED && owner_epoch(w) == epoch;
+}
+
 int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch)
 {
 	struct host_slot *slot = &reg->slots[host_id];
 	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
-	if (owner_state(w) != OWNER_ATTACHED || owner_epoch(w) != epoch)
-		return fenced(host_id, epoch, w);
-	uint64_t free_w = owner_word(OWNER_FREE, epoch, (uint64_t)time(NULL));
-	/* Release: our writes to the partition happen before the slot is free. */
-	if (!atomic_compare_exchange_strong_explicit(&slot->owner, &w, free_w,
-						     memory_order_release, memory_order_relaxed))
-		return fenced(host_id, epoch, w);
+	uint64_t free_w = owner_word(OWNER_FREE, epoch, 0);
+	do {
+		if (!held_at(w, epoch))
+			return fenced(host_id, epoch, w);
+		/* Release: our writes to the partition happen before the slot
+		 * is free (pairs with the claimer's acquire CAS).  A failure
+		 * is our own heartbeat moving the counter: look again. */
+	} while (!atomic_compare_exchange_weak_explicit(&slot->owner, &w, free_w,
+							 memory_order_release,
+							 memory_order_acquire));
 	coherence_writeback(reg->coh, slot, sizeof *slot);
 	return 0;
 }
@@ -238,26 +385,47 @@ int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch)
 int hosts_heartbeat(struct registry *reg, uint32_t host_id, uint32_t epoch)
 {
 	struct host_slot *slot = &reg->slots[host_id];
-	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
-	if (owner_state(w) != OWNER_ATTACHED || owner_epoch(w) != epoch)
-		return fenced(host_id, epoch, w);
-	atomic_store_explicit(&slot->heartbeat_ns, realtime_ns(), memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_relaxed);
+	do {
+		if (!held_at(w, epoch))
+			return fenced(host_id, epoch, w);
+		/* Relaxed: the counter orders nothing; observers only look for
+		 * change.  The high half wraps without touching state or epoch. */
+	} while (!atomic_compare_exchange_weak_explicit(&slot->owner, &w, w + BEAT_ONE,
+							 memory_order_relaxed,
+							 memory_order_relaxed));
+	/* For people reading `shmemora hosts`: our wall clock, never compared. */
+	atomic_store_explicit(&slot->heartbeat_ns, clock_ns(CLOCK_REALTIME), memory_order_relaxed);
 	coherence_writeback(reg->coh, slot, sizeof *slot);
 	return 0;
 }
 
+int hosts_holds(const struct registry *reg, uint32_t host_id, uint32_t epoch)
+{
+	/* Seq_cst: totally ordered with the publishing CAS before it (a check
+	 * after publishing) and with a reclaimer's CAS on this word. */
+	uint64_t w = atomic_load_explicit(&reg->slots[host_id].owner, memory_order_seq_cst);
+	return held_at(w, epoch) ? 0 : fenced(host_id, epoch, w);
+}
+
+void hosts_observe(const struct registry *reg)
+{
+	uint64_t still;
+	for (uint32_t i = 0; i < reg->count; i++)
+		observe(reg, i, &still);
+}
+
 int hosts_reclaim_dead(struct registry *reg, uint32_t host_id)
 {
-	struct host_identity self;
-	int rc = host_identity_self(&self);
-	if (rc)
-		return rc;
 	struct host_slot *slot = &reg->slots[host_id];
-	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
-	if (owner_state(w) == OWNER_FREE || !claimable(reg, slot, w, &self))
+	uint64_t still;
+	uint64_t w = observe(reg, host_id, &still);
+	if (judge(reg, host_id, w, still, &reg->self) != V_DEAD)
 		return error_set(SHMEMORA_E_BUSY, "host slot %u is not held by a dead host", host_id);
-	uint64_t freed = owner_word(OWNER_FREE, owner_epoch(w) + 1, (uint64_t)time(NULL));
-	if (!atomic_compare_exchange_strong(&slot->owner, &w, freed))
+	uint64_t freed = owner_word(OWNER_FREE, owner_epoch(w) + 1, 0);
+	/* Acq_rel: as a claim, and fails if the holder beat since we looked. */
+	if (!atomic_compare_exchange_strong_explicit(&slot->owner, &w, freed,
+						     memory_order_acq_rel, memory_order_acquire))
 		return error_set(SHMEMORA_E_BUSY, "host slot %u changed meanwhile", host_id);
 	coherence_writeback(reg->coh, slot, sizeof *slot);
 	return 0;
@@ -267,36 +435,35 @@ void hosts_describe(const struct registry *reg, uint32_t host_id,
 		    const struct host_identity *self, shmemora_host *out)
 {
 	const struct host_slot *slot = &reg->slots[host_id];
-	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
+	uint64_t still;
+	uint64_t w = observe(reg, host_id, &still);
+	enum verdict v = judge(reg, host_id, w, still, self ? self : &reg->self);
+	struct host_identity id;
+	read_identity(slot, &id);
 	memset(out, 0, sizeof *out);
 	out->host_id = host_id;
 	out->epoch = owner_epoch(w);
-	out->pid = (int32_t)__atomic_load_n(&slot->pid, __ATOMIC_RELAXED);
+	out->pid = (int32_t)id.pid;
 	out->heartbeat_unix_ns = atomic_load_explicit(&slot->heartbeat_ns, memory_order_relaxed);
-	for (int i = 0; i < 16; i++)
-		out->boot_id[i] = __atomic_load_n(&slot->boot_id[i], __ATOMIC_RELAXED);
-	out->same_machine = same_machine(slot, self);
-	switch (owner_state(w)) {
-	case OWNER_FREE:
+	out->heartbeats = owner_state(w) == OWNER_ATTACHED ? owner_high(w) : 0;
+	out->unchanged_ms = (uint32_t)(still / 1000000ull);
+	memcpy(out->boot_id, id.boot_id, sizeof out->boot_id);
+	out->same_machine = same_machine(&id, self ? self : &reg->self);
+	if (v == V_FREE)
 		out->state = SHMEMORA_HOST_FREE;
-		break;
-	case OWNER_CLAIMING:
-		out->state = claimable(reg, slot, w, self) ? SHMEMORA_HOST_DEAD
-							    : SHMEMORA_HOST_CLAIMING;
-		break;
-	default:
-		out->state = holder_alive(reg, slot, self) ? SHMEMORA_HOST_ATTACHED
-							    : SHMEMORA_HOST_DEAD;
-	}
+	else if (v == V_DEAD)
+		out->state = SHMEMORA_HOST_DEAD;
+	else
+		out->state = owner_state(w) == OWNER_CLAIMING ? SHMEMORA_HOST_CLAIMING
+							       : SHMEMORA_HOST_ATTACHED;
 }
 
 bool hosts_incarnation_alive(const struct registry *reg, uint32_t host_id, uint32_t epoch)
 {
-	struct host_identity self;
-	if (host_id >= reg->count || host_identity_self(&self) != 0)
+	if (host_id >= reg->count)
 		return false;
 	shmemora_host h;
-	hosts_describe(reg, host_id, &self, &h);
+	hosts_describe(reg, host_id, NULL, &h);
 	return h.epoch == epoch &&
 	       (h.state == SHMEMORA_HOST_ATTACHED || h.state == SHMEMORA_HOST_CLAIMING);
 }

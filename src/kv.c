@@ -62,16 +62,21 @@ static int charge(struct kv_op *op, int64_t keys, int64_t bytes)
 	return nstable_charge(&op->pool->nstable, op->ns_index, keys, bytes);
 }
 
-/* The entry to publish, at `version`: built once, then only re-versioned. */
+/* The entry to publish, at `version`: built once, then only re-versioned.
+ * The fence first: a host whose slot was taken over must not allocate from
+ * what is now another host's partition. */
 static int prepare(struct write *w, uint64_t version)
 {
 	shmemora_pool *pool = w->op->pool;
+	int rc = pool_may_write(pool);
+	if (rc)
+		return rc;
 	if (w->have_built) {
 		entry_set_version(&pool->entries, &w->built, w->k.key, version);
 		return 0;
 	}
 	uint64_t t = TIMING_START();
-	int rc = entry_build(&pool->entries, pool->host_id, pool->epoch, &w->k, w->value,
+	rc = entry_build(&pool->entries, pool->host_id, pool->epoch, &w->k, w->value,
 			     w->value_len, version, &w->built);
 	TIMING_ADD(PHASE_COPY, t);
 	w->have_built = rc == 0;
@@ -109,9 +114,15 @@ static int write_new(struct write *w, enum write_mode mode, uint64_t *new_versio
 		charge(w->op, -1, -(int64_t)entry_bytes(w->k.len, w->value_len));
 		return rc;
 	}
+	w->have_built = false; /* published: no longer ours to retire */
+	/* The fence again: a write published as we lost our slot is not
+	 * acknowledged (it may have landed, like one whose caller timed out). */
+	if ((rc = pool_may_write(w->op->pool)))
+		return rc;
+	w->have_built = true;
 	if ((rc = confirm_namespace(w, hit.slot, hit.slot_value)))
 		return rc;
-	w->have_built = false; /* published: no longer ours to retire */
+	w->have_built = false;
 	if (new_version)
 		*new_version = 1;
 	return 0;
@@ -137,6 +148,12 @@ static int write_over(struct write *w, enum write_mode mode, uint64_t expected,
 	if (!index_replace(&pool->index, hit, w->built.offset)) {
 		charge(w->op, 0, -growth);
 		return 1;
+	}
+	/* Fenced meanwhile: not acknowledged, and neither our entry nor the
+	 * one it replaced is touched again (`check --repair` collects). */
+	if ((rc = pool_may_write(pool))) {
+		w->have_built = false;
+		return rc;
 	}
 	entry_retire(&pool->entries, hit->snap.offset, hit->snap.size_class);
 	uint64_t mine = (hit->slot_value & (SLOT_FP_MASK << SLOT_FP_SHIFT)) | w->built.offset / 64;
@@ -181,7 +198,9 @@ static int write_in_path(struct kv_op *op, const char *ns, const void *key, size
 			rc = error_set(SHMEMORA_E_CONTENDED, "write kept racing other writers of this "
 				       "key (%d attempts)", WRITE_ATTEMPTS);
 	}
-	if (w.have_built)
+	/* Built but never published: freed, unless we are fenced (its free
+	 * list may be another host's now; `check --repair` collects it). */
+	if (w.have_built && rc != SHMEMORA_E_FENCED)
 		entry_retire(&pool->entries, w.built.offset, w.built.size_class);
 	return rc;
 }
@@ -238,7 +257,13 @@ static int delete_in_path(struct kv_op *op, const char *ns, const void *key, siz
 		int found = index_find(&pool->index, &k, hash, &hit);
 		if (found <= 0)
 			return found < 0 ? found : error_set(SHMEMORA_E_NOT_FOUND, "no such key");
+		if ((rc = pool_may_write(pool))) /* the fence, before the removal */
+			return rc;
 		if (index_remove(&pool->index, &hit)) {
+			/* And after it: a removal as we lost the slot is not
+			 * acknowledged, and its entry is left to `check`. */
+			if ((rc = pool_may_write(pool)))
+				return rc;
 			entry_retire(&pool->entries, hit.snap.offset, hit.snap.size_class);
 			charge(op, -1, -(int64_t)entry_bytes(hit.snap.key_len, hit.snap.value_len));
 			return 0;

@@ -133,11 +133,14 @@ _Static_assert(offsetof(struct superblock, mac) == 472, "mac at 472");
 _Static_assert(offsetof(struct superblock, checksum) == 504, "checksum at 504");
 
 /*
- * One host slot (sync area): a cache line.  `owner` is the only word changed
- * by compare-and-swap; it packs the slot state (bits 0-1), the epoch (bits
- * 2-31, bumped by every claim) and the time of the last state change in
- * seconds since the Unix epoch (bits 32-63).  The identity fields are
- * written by the claimer between its CLAIMING and ATTACHED transitions.
+ * One host slot (sync area): a cache line.  `owner` is the only word changed by
+ * compare-and-swap; it packs the slot state (bits 0-1), the epoch (bits
+ * 2-31, bumped by every claim) and bits 32-63: the holder's heartbeat
+ * counter while ATTACHED (observers watch it for change against their own
+ * clock; format 1 kept a wall-clock time here), the claimer's ticket while
+ * CLAIMING.  The identity fields are written by the claimer between its
+ * CLAIMING and ATTACHED transitions.  `heartbeat_ns` is the holder's wall
+ * clock at its last beat, for people to read; no verdict uses it.
  */
 struct host_slot {
 	_Atomic uint64_t owner;           /*  0 */
@@ -146,7 +149,7 @@ struct host_slot {
 	uint64_t pid_start_ticks;         /* 16 /proc/PID/stat field 22 */
 	uint64_t pidns_inode;             /* 24 inode of /proc/PID/ns/pid */
 	uint8_t boot_id[16];              /* 32 /proc/sys/kernel/random/boot_id */
-	_Atomic uint64_t heartbeat_ns;    /* 48 CLOCK_REALTIME */
+	_Atomic uint64_t heartbeat_ns;    /* 48 CLOCK_REALTIME of the holder: display only */
 	uint64_t reserved1;               /* 56 */
 };
 _Static_assert(sizeof(struct host_slot) == CACHE_LINE, "host slot is one line");

@@ -178,6 +178,9 @@ static int describe(shmemora_pool *pool, const char *name, const struct ns_view 
 /* The token must be a pool token: namespaces are administered as a whole. */
 static int require_pool_token(const struct kv_op *op, const char *what)
 {
+	int rc = pool_may_write(op->pool); /* observers and fenced hosts change nothing */
+	if (rc)
+		return rc;
 	if (op->token.scope == SHMEMORA_SCOPE_POOL)
 		return 0;
 	return error_set(SHMEMORA_E_OUT_OF_SCOPE, "%s a namespace needs a pool token; token "

@@ -1,14 +1,21 @@
 /*
- * pool.c — create, attach, detach, destroy and inspect a pool.
+ * pool.c — create, attach, detach, destroy and inspect a pool; the
+ * heartbeat thread of each attached handle; the write fence.
  *
  * Create writes every region before the superblock, the backup copy before
  * the primary, so a crash mid-create leaves a file that attach refuses as
- * "not a pool" rather than a half-initialised one that it trusts.  Attach
- * trusts nothing it has not verified: the superblock is read with pread
- * (checksum, version, geometry, then key id and MAC), and only then is the
- * file mapped.  The descriptor is closed once the pool is mapped: the
- * mapping is all a host needs, and a held descriptor is one more way to
- * remap the pool without its protection.
+ * "not a pool" rather than a half-initialised one that it trusts.  On a
+ * medium that already exists (a devdax device, FILE@OFFSET) everything that
+ * can fail for a foreseeable reason (key file, root token file, geometry,
+ * memory) is settled before the first byte is written, and the bytes create
+ * overwrites are saved first and put back if a later step fails, so a failed
+ * create leaves the device as it found it.  Attach trusts nothing it has not
+ * verified: the superblock is read without mapping the pool (pread on
+ * files; on devdax, which has no read(2), a transient read-only mapping of
+ * its first aligned window), checked (checksum, version, geometry, then key
+ * id and MAC), and only then is the pool mapped.  The descriptor is closed
+ * once the pool is mapped: the mapping is all a host needs, and a held
+ * descriptor is one more way to remap the pool without its protection.
  */
 #include "backend.h"
 #include "clock.h"
@@ -19,6 +26,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,12 +38,10 @@ const char *shmemora_version(void)
 	return "0.1.0";
 }
 
-static void registry_bind(struct shmemora_pool *pool)
+static int registry_bind(struct shmemora_pool *pool)
 {
-	pool->registry.slots = pool_region(pool, REGION_REGISTRY);
-	pool->registry.count = pool->sb.max_hosts;
-	pool->registry.lease_ms = pool->sb.lease_ms;
-	pool->registry.coh = &pool->coh;
+	return registry_init(&pool->registry, pool_region(pool, REGION_REGISTRY),
+			     pool->sb.max_hosts, pool->sb.lease_ms, &pool->coh);
 }
 
 void pool_bind(struct shmemora_pool *pool)
@@ -67,13 +74,127 @@ void pool_bind(struct shmemora_pool *pool)
 	};
 }
 
+/* ---------------------------------------------------- heartbeat thread */
+
+/*
+ * One thread per handle that holds a slot: every lease/8 it increments the
+ * slot's heartbeat counter and observes the other slots (so this handle's
+ * verdicts on other machines' hosts are ready when the index needs one).
+ * It goes through the protected path like every access, never prints,
+ * exits or aborts, and runs with every signal blocked.
+ */
+struct beat {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int stop;
+};
+
+static void beat_once(struct shmemora_pool *pool)
+{
+	protect_saved s = protect_open(&pool->prot);
+	/* Relaxed: the flag only stops the beating; pool_may_write reads the
+	 * owner word itself. */
+	if (!atomic_load_explicit(&pool->fenced, memory_order_relaxed) &&
+	    hosts_heartbeat(&pool->registry, pool->host_id, pool->epoch) == SHMEMORA_E_FENCED)
+		atomic_store_explicit(&pool->fenced, 1, memory_order_relaxed);
+	hosts_observe(&pool->registry);
+	protect_close(&pool->prot, s);
+}
+
+static void *beat_main(void *arg)
+{
+	struct shmemora_pool *pool = arg;
+	struct beat *b = pool->beat;
+	uint64_t period = (uint64_t)pool->sb.lease_ms * 1000000ull / 8;
+	pthread_mutex_lock(&b->lock);
+	while (!b->stop) {
+		struct timespec at;
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		uint64_t ns = (uint64_t)at.tv_nsec + period;
+		at.tv_sec += (time_t)(ns / 1000000000ull);
+		at.tv_nsec = (long)(ns % 1000000000ull);
+		while (!b->stop && pthread_cond_timedwait(&b->wake, &b->lock, &at) != ETIMEDOUT)
+			;
+		if (b->stop)
+			break;
+		pthread_mutex_unlock(&b->lock);
+		beat_once(pool);
+		pthread_mutex_lock(&b->lock);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+static int beat_start(struct shmemora_pool *pool)
+{
+	struct beat *b = calloc(1, sizeof *b);
+	if (!b)
+		return error_set(SHMEMORA_E_NOMEM, "out of memory for the heartbeat thread");
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	pool->beat = b;
+	/* The thread inherits a mask with every signal blocked: the
+	 * application's signals go to its own threads. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(&b->thread, NULL, beat_main, pool);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		pthread_cond_destroy(&b->wake);
+		pthread_mutex_destroy(&b->lock);
+		free(b);
+		pool->beat = NULL;
+		return error_set(SHMEMORA_E_IO, "cannot start the heartbeat thread: %s",
+				 strerror(e));
+	}
+	return 0;
+}
+
+static void beat_stop(struct shmemora_pool *pool)
+{
+	struct beat *b = pool->beat;
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stop = 1;
+	pthread_cond_signal(&b->wake);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	pthread_cond_destroy(&b->wake);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+	pool->beat = NULL;
+}
+
+int pool_may_write(struct shmemora_pool *pool)
+{
+	if (pool->observer)
+		return error_set(SHMEMORA_E_READ_ONLY, "this handle is an observer (it holds no "
+				 "host slot): attach without observer mode to write");
+	return hosts_holds(&pool->registry, pool->host_id, pool->epoch);
+}
+
+/* ------------------------------------------------------------- handles */
+
 static void pool_free(struct shmemora_pool *pool)
 {
 	if (!pool)
 		return;
-	protect_fini(&pool->prot);
+	beat_stop(pool);
+	/* The secrets carry the pool's protection key: wipe them with access
+	 * open, before the key is given back. */
+	protect_saved s = protect_open(&pool->prot);
 	secrets_destroy(pool->secrets);
+	protect_close(&pool->prot, s);
+	protect_fini(&pool->prot);
 	backend_unmap(pool->base, pool->size);
+	registry_fini(&pool->registry);
 	crypto_wipe(&pool->key, sizeof pool->key);
 	free(pool->path);
 	free(pool);
@@ -123,14 +244,46 @@ static int mint_root_token(struct shmemora_pool *pool, const char *path)
 	return rc;
 }
 
-/* Zeroes what a fresh pool must find zeroed: the sync area and the
- * capability entries.  A new file is already zero; a reused devdax device
- * is not. */
+/* The bytes create writes: everything in front of the partitions (the
+ * superblock, the sync area and the capability entries). */
+static uint64_t written_bytes(const struct superblock *sb)
+{
+	return sb->region[REGION_PARTITIONS].offset;
+}
+
+/* Copies the bytes create will write on an existing medium, so a failed
+ * create can put them back. */
+static int save_medium(const struct shmemora_pool *pool, uint8_t **saved)
+{
+	uint64_t total = written_bytes(&pool->sb);
+	uint8_t *copy = total <= SIZE_MAX ? malloc((size_t)total) : NULL;
+	if (!copy)
+		return error_set(SHMEMORA_E_NOMEM, "out of memory saving the %llu bytes create "
+				 "overwrites on the device (to restore them should it fail)",
+				 (unsigned long long)total);
+	coherence_invalidate(&pool->coh, pool->base, total);
+	memcpy(copy, pool->base, total);
+	*saved = copy;
+	return 0;
+}
+
+static void restore_medium(struct shmemora_pool *pool, const uint8_t *saved)
+{
+	uint64_t total = written_bytes(&pool->sb);
+	protect_saved s = protect_open(&pool->prot);
+	memcpy(pool->base, saved, total);
+	coherence_writeback(&pool->coh, pool->base, total);
+	protect_close(&pool->prot, s);
+	backend_sync(pool->backend, pool->base, pool->size);
+}
+
+/* Zeroes what a fresh pool must find zeroed.  A new file is already zero;
+ * a reused device is not. */
 static void clear_metadata(struct shmemora_pool *pool)
 {
-	uint64_t end = pool->sb.region[REGION_PARTITIONS].offset;
-	memset(pool->base, 0, end);
-	coherence_writeback(&pool->coh, pool->base, end);
+	uint64_t total = written_bytes(&pool->sb);
+	memset(pool->base, 0, total);
+	coherence_writeback(&pool->coh, pool->base, total);
 }
 
 /* Writes the sealed superblock: backup first, primary last. */
@@ -141,11 +294,11 @@ static int write_superblock(struct shmemora_pool *pool)
 		return rc;
 	memcpy(pool->base + SB_BACKUP_OFFSET, &pool->sb, sizeof pool->sb);
 	coherence_writeback(&pool->coh, pool->base + SB_BACKUP_OFFSET, sizeof pool->sb);
-	if ((rc = backend_sync(pool->base + SB_BACKUP_OFFSET, sizeof pool->sb)))
+	if ((rc = backend_sync(pool->backend, pool->base + SB_BACKUP_OFFSET, sizeof pool->sb)))
 		return rc;
 	memcpy(pool->base + SB_PRIMARY_OFFSET, &pool->sb, sizeof pool->sb);
 	coherence_writeback(&pool->coh, pool->base, sizeof pool->sb);
-	return backend_sync(pool->base, sizeof pool->sb);
+	return backend_sync(pool->backend, pool->base, sizeof pool->sb);
 }
 
 /* hugetlbfs and device files cannot hold the key or root token files that
@@ -166,17 +319,30 @@ static int check_secret_paths(const struct backend *be, const struct shmemora_co
 			 be->kind == SHMEMORA_BACKEND_HUGETLBFS ? "hugetlbfs" : "a devdax device");
 }
 
-/* On devdax, refuse to overwrite a pool unless forced. */
+/* On a device (or FILE@OFFSET), refuse to overwrite a pool unless forced. */
 static int check_device_unused(struct backend *be, const char *path, int force)
 {
-	if (be->kind != SHMEMORA_BACKEND_DEVDAX || force)
+	if (!be->existing || force)
 		return 0;
 	struct superblock sb;
 	int from_backup;
-	if (superblock_read(be->fd, be->size, &sb, &from_backup) == 0)
+	int rc = superblock_read(be, &sb, &from_backup);
+	if (rc == 0)
 		return error_set(SHMEMORA_E_EXISTS, "%s already holds a SHMemora pool; destroy it "
 				 "first or create with --force", path);
+	if (rc == SHMEMORA_E_IO)
+		return rc;
 	error_clear();
+	return 0;
+}
+
+/* A secret file create is about to write must not exist yet: found out
+ * before anything is written. */
+static int check_absent(const char *what, const char *file)
+{
+	if (access(file, F_OK) == 0)
+		return error_set(SHMEMORA_E_EXISTS, "%s %s already exists; it may belong to another "
+				 "pool: remove it or choose another path", what, file);
 	return 0;
 }
 
@@ -196,6 +362,8 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 		return rc;
 	struct backend be = { .fd = -1 };
 	int file_created = 0, key_created = 0, root_created = 0;
+	uint8_t *saved = NULL;
+	int written = 0;
 	if ((rc = backend_create(path, &be, &file_created)) ||
 	    (rc = check_secret_paths(&be, cfg, path)) ||
 	    (rc = check_device_unused(&be, path, cfg->force)))
@@ -203,8 +371,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 
 	struct geometry_request req = {
 		.pool_size = cfg->size ? cfg->size
-			   : be.kind == SHMEMORA_BACKEND_DEVDAX
-				? align_down(be.size, be.alignment) : DEFAULT_POOL_SIZE,
+			   : be.existing ? align_down(be.size, be.alignment) : DEFAULT_POOL_SIZE,
 		.alignment = be.alignment,
 		.max_hosts = cfg->hosts,
 		.cap_entries = cfg->capabilities,
@@ -230,29 +397,38 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	pool->page_size = be.page_size;
 
 	if ((rc = backend_reserve(&be, path, pool->size, cfg->numa_node)) ||
-	    (rc = backend_map(&be, pool->size, 1, (void **)&pool->base)))
-		goto fail;
-	clear_metadata(pool);
-	if ((rc = crypto_key_generate(&pool->key)))
+	    (rc = backend_map(&be, pool->size, 1, (void **)&pool->base)) ||
+	    (rc = check_absent("root token file", root_path)) ||
+	    (rc = crypto_key_generate(&pool->key)))
 		goto fail;
 	if ((rc = crypto_key_save(&pool->key, key_path)))
 		goto fail;
 	key_created = 1;
-	if ((rc = write_superblock(pool)))
+	if (be.existing && (rc = save_medium(pool, &saved)))
 		goto fail;
-	registry_bind(pool);
+	/* From here on the medium changes: a failure puts it back. */
+	written = 1;
+	clear_metadata(pool);
+	if ((rc = write_superblock(pool)) || (rc = registry_bind(pool)))
+		goto fail;
 	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)) ||
 	    (rc = protect_pool(pool)) ||
 	    (rc = mint_root_token(pool, root_path)))
 		goto fail;
 	root_created = 1;
+	if ((rc = beat_start(pool)))
+		goto fail;
 	backend_close(&be);
+	free(saved);
 	*out = pool;
 	return 0;
 
 fail:
 	/* Keep the message of the failure, not of the clean-up. */
 	backend_close(&be);
+	if (written && saved)
+		restore_medium(pool, saved);
+	free(saved);
 	if (root_created)
 		unlink(root_path);
 	if (key_created)
@@ -271,7 +447,7 @@ static int open_verified(const char *path, int writable, const char *key_path,
 	int rc = backend_open(path, writable, be);
 	if (rc)
 		return rc;
-	if ((rc = superblock_read(be->fd, be->size, sb, from_backup)))
+	if ((rc = superblock_read(be, sb, from_backup)))
 		goto fail;
 	if (key_path) {
 		if ((rc = crypto_key_load(key, key_path)) ||
@@ -308,11 +484,22 @@ int shmemora_attach(const char *path, const shmemora_config *cfg_in, shmemora_po
 	    (rc = backend_map(&be, pool->size, 1, (void **)&pool->base)))
 		goto fail;
 	backend_close(&be);
-	registry_bind(pool);
+	if ((rc = registry_bind(pool)))
+		goto fail;
+	pool->observer = cfg->observer;
+	if (pool->observer) {
+		pool->host_id = UINT32_MAX;
+		if ((rc = protect_pool(pool)))
+			goto fail;
+		*out = pool;
+		return 0;
+	}
 	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)))
 		goto fail;
-	if ((rc = protect_pool(pool))) {
+	if ((rc = protect_pool(pool)) || (rc = beat_start(pool))) {
+		protect_saved s = protect_open(&pool->prot);
 		hosts_release(&pool->registry, pool->host_id, pool->epoch);
+		protect_close(&pool->prot, s);
 		goto fail;
 	}
 	*out = pool;
@@ -328,9 +515,14 @@ int shmemora_detach(shmemora_pool *pool)
 	error_clear();
 	if (!pool)
 		return error_set(SHMEMORA_E_INVALID, "detach: pool is NULL");
-	protect_saved saved = protect_open(&pool->prot);
-	int rc = hosts_release(&pool->registry, pool->host_id, pool->epoch);
-	protect_close(&pool->prot, saved);
+	/* The thread stops first: nothing beats for a slot we give back. */
+	beat_stop(pool);
+	int rc = 0;
+	if (!pool->observer) {
+		protect_saved saved = protect_open(&pool->prot);
+		rc = hosts_release(&pool->registry, pool->host_id, pool->epoch);
+		protect_close(&pool->prot, saved);
+	}
 	pool_free(pool);
 	return rc;
 }
@@ -339,6 +531,8 @@ int shmemora_heartbeat(shmemora_pool *pool)
 {
 	if (!pool)
 		return error_set(SHMEMORA_E_INVALID, "heartbeat: pool is NULL");
+	if (pool->observer)
+		return error_set(SHMEMORA_E_READ_ONLY, "heartbeat: an observer holds no host slot");
 	protect_saved saved = protect_open(&pool->prot);
 	int rc = hosts_heartbeat(&pool->registry, pool->host_id, pool->epoch);
 	protect_close(&pool->prot, saved);
@@ -354,34 +548,55 @@ uint32_t shmemora_host_id(const shmemora_pool *pool)
 static int read_registry(const struct backend *be, const struct superblock *sb,
 			 struct host_slot **slots)
 {
-	size_t len = (size_t)sb->max_hosts * sizeof(struct host_slot);
-	*slots = malloc(len);
+	uint64_t len = (uint64_t)sb->max_hosts * sizeof(struct host_slot), got;
+	*slots = malloc((size_t)len);
 	if (!*slots)
 		return error_set(SHMEMORA_E_NOMEM, "out of memory reading the host registry");
-	ssize_t n = pread(be->fd, *slots, len, (off_t)sb->region[REGION_REGISTRY].offset);
-	if (n != (ssize_t)len) {
+	int rc = backend_read(be, sb->region[REGION_REGISTRY].offset, *slots, len, &got);
+	if (rc == 0 && got != len)
+		rc = error_set(SHMEMORA_E_IO, "cannot read the host registry: short read");
+	if (rc) {
 		free(*slots);
 		*slots = NULL;
-		return error_set(SHMEMORA_E_IO, "cannot read the host registry: %s",
-				 n < 0 ? strerror(errno) : "short read");
 	}
-	return 0;
+	return rc;
 }
 
-/* Counts live hosts of an unattached pool. */
+/* Counts live hosts of an unattached pool from a one-shot private copy:
+ * hosts on other machines count as live (nobody watched them). */
 static int count_live_hosts(const struct backend *be, const struct superblock *sb,
 			    uint32_t *live)
 {
 	struct host_slot *slots;
-	struct host_identity self;
+	struct registry reg;
 	int rc = read_registry(be, sb, &slots);
 	if (rc)
 		return rc;
-	if ((rc = host_identity_self(&self)) == 0) {
-		struct registry reg = { slots, sb->max_hosts, sb->lease_ms, NULL };
-		*live = hosts_live_count(&reg, &self);
+	if ((rc = registry_init(&reg, slots, sb->max_hosts, sb->lease_ms, NULL)) == 0) {
+		*live = hosts_live_count(&reg, NULL);
+		registry_fini(&reg);
 	}
 	free(slots);
+	return rc;
+}
+
+/* Counts live hosts on the live registry, watching undecided slots (other
+ * machines' hosts) for up to a lease first: what destroy needs. */
+static int count_live_hosts_watched(const struct backend *be, const struct superblock *sb,
+				    uint32_t *live)
+{
+	uint8_t *base;
+	struct registry reg;
+	int rc = backend_map(be, sb->pool_size, 0, (void **)&base);
+	if (rc)
+		return rc;
+	if ((rc = registry_init(&reg, (struct host_slot *)(base + sb->region[REGION_REGISTRY].offset),
+				sb->max_hosts, sb->lease_ms, NULL)) == 0) {
+		hosts_watch(&reg, -1);
+		*live = hosts_live_count(&reg, NULL);
+		registry_fini(&reg);
+	}
+	backend_unmap(base, sb->pool_size);
 	return rc;
 }
 
@@ -424,12 +639,8 @@ int shmemora_pool_info(const shmemora_pool *pool, shmemora_info *out)
 	fill_info(&pool->sb, pool->backend, pool->page_size, out);
 	out->sb_from_backup = pool->sb_from_backup;
 	out->key_verified = 1;
-	struct host_identity self;
-	int rc = host_identity_self(&self);
-	if (rc)
-		return rc;
 	protect_saved saved = protect_open(&pool->prot);
-	out->hosts_attached = hosts_live_count(&pool->registry, &self);
+	out->hosts_attached = hosts_live_count(&pool->registry, NULL);
 	protect_close(&pool->prot, saved);
 	out->protection = pool->prot.mode;
 	return 0;
@@ -477,13 +688,13 @@ int shmemora_hosts(const char *path, shmemora_host *hosts, size_t cap, size_t *c
 	if (rc)
 		return error_wrap(rc, "%s", path);
 	struct host_slot *slots;
-	struct host_identity self;
+	struct registry reg;
 	if ((rc = read_registry(&be, &sb, &slots)) == 0) {
-		if ((rc = host_identity_self(&self)) == 0) {
-			struct registry reg = { slots, sb.max_hosts, sb.lease_ms, NULL };
+		if ((rc = registry_init(&reg, slots, sb.max_hosts, sb.lease_ms, NULL)) == 0) {
 			for (uint32_t i = 0; i < sb.max_hosts && i < cap; i++)
-				hosts_describe(&reg, i, &self, &hosts[i]);
+				hosts_describe(&reg, i, NULL, &hosts[i]);
 			*count = sb.max_hosts;
+			registry_fini(&reg);
 		}
 		free(slots);
 	}
@@ -491,20 +702,28 @@ int shmemora_hosts(const char *path, shmemora_host *hosts, size_t cap, size_t *c
 	return rc;
 }
 
-static int wipe_device_superblocks(const char *path)
+/* Zeroes both superblock copies of a device or FILE@OFFSET through the
+ * mapping (device-DAX has no write(2)). */
+static int wipe_superblocks(const char *path, const struct superblock *sb)
 {
 	struct backend be;
 	int rc = backend_open(path, 1, &be);
 	if (rc)
 		return rc;
-	static const uint8_t zero[sizeof(struct superblock)];
-	if (pwrite(be.fd, zero, sizeof zero, SB_PRIMARY_OFFSET) != (ssize_t)sizeof zero ||
-	    pwrite(be.fd, zero, sizeof zero, SB_BACKUP_OFFSET) != (ssize_t)sizeof zero ||
-	    fsync(be.fd) != 0)
-		rc = error_set(SHMEMORA_E_IO, "cannot wipe the superblocks of %s: %s", path,
-			       strerror(errno));
+	uint64_t len = align_up(SB_BACKUP_OFFSET + sizeof(struct superblock), be.alignment);
+	uint8_t *base;
+	struct coherence coh;
+	if ((rc = coherence_init(&coh, (int)sb->coherence)) == 0 &&
+	    (rc = backend_map(&be, len, 1, (void **)&base)) == 0) {
+		memset(base + SB_PRIMARY_OFFSET, 0, sizeof(struct superblock));
+		memset(base + SB_BACKUP_OFFSET, 0, sizeof(struct superblock));
+		coherence_writeback(&coh, base + SB_PRIMARY_OFFSET, sizeof(struct superblock));
+		coherence_writeback(&coh, base + SB_BACKUP_OFFSET, sizeof(struct superblock));
+		rc = backend_sync(be.kind, base, len);
+		backend_unmap(base, len);
+	}
 	backend_close(&be);
-	return rc;
+	return rc ? error_wrap(rc, "cannot wipe the superblocks of %s", path) : 0;
 }
 
 int shmemora_destroy(const char *path, const shmemora_config *cfg_in)
@@ -525,16 +744,16 @@ int shmemora_destroy(const char *path, const shmemora_config *cfg_in)
 		return error_wrap(rc, "destroy %s", path);
 	crypto_wipe(&key, sizeof key);
 	uint32_t live = 0;
-	rc = count_live_hosts(&be, &sb, &live);
-	enum shmemora_backend kind = be.kind;
+	rc = count_live_hosts_watched(&be, &sb, &live);
+	int existing = be.existing;
 	backend_close(&be);
 	if (rc)
 		return error_wrap(rc, "destroy %s", path);
 	if (live && !cfg->force)
 		return error_set(SHMEMORA_E_BUSY, "destroy %s: %u host(s) still attached; detach "
 				 "them (see 'shmemora hosts %s') or use --force", path, live, path);
-	if (kind == SHMEMORA_BACKEND_DEVDAX) {
-		if ((rc = wipe_device_superblocks(path)))
+	if (existing) {
+		if ((rc = wipe_superblocks(path, &sb)))
 			return error_wrap(rc, "destroy %s", path);
 	} else if (unlink(path) != 0) {
 		return error_set(SHMEMORA_E_IO, "destroy %s: %s", path, strerror(errno));

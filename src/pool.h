@@ -1,6 +1,7 @@
 /*
  * pool.h — the attached pool handle, shared by the modules that implement
- * the public API (pool, kv, region, token, check, stats).
+ * the public API (pool, kv, region, token, check, stats), and the write
+ * fence they call.
  *
  * The handle owns one context per module below it, each bound to its
  * regions of the mapping by pool_bind() from the verified superblock; the
@@ -39,8 +40,11 @@ struct shmemora_pool {
 	enum shmemora_backend backend;
 	uint32_t page_size;
 	int sb_from_backup;
-	uint32_t host_id;
+	uint32_t host_id;              /* UINT32_MAX for an observer */
 	uint32_t epoch;
+	int observer;                  /* attached without a host slot: reads only */
+	struct beat *beat;             /* the heartbeat thread (NULL for observers) */
+	_Atomic int fenced;            /* the heartbeat thread found the slot reclaimed */
 	/* Namespace hash -> record index, learnt by lookups.  Records never
 	 * move once claimed, so an entry is never stale; a forged one only
 	 * makes an operation read another record, whose state and hash it
@@ -52,6 +56,17 @@ struct shmemora_pool {
 	} ns_cache[NS_CACHE];
 	_Atomic uint64_t mint_cursor;  /* where this handle's next mint looks first */
 };
+
+/*
+ * The write fence: 0 while this handle may write, else E_FENCED (its host
+ * slot no longer holds its epoch: reclaimed while it was frozen or cut off)
+ * or E_READ_ONLY (an observer).  Reads the slot's owner word once.  Called
+ * before a host allocates from its partition and before every publishing
+ * CAS, and once more after it: a write whose publication is not followed by
+ * a passing check is never acknowledged (it may have landed, like a write
+ * whose caller timed out).  Only between protect_open and protect_close.
+ */
+int pool_may_write(struct shmemora_pool *pool);
 
 /* Address of a region of an attached pool. */
 static inline void *pool_region(const struct shmemora_pool *pool, enum region_id r)

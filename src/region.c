@@ -66,12 +66,17 @@ int shmemora_region_write(shmemora_pool *pool, const shmemora_token *token, uint
 	int rc = region_access(pool, token, SHMEMORA_RIGHT_WRITE, offset, len, &dst, &s);
 	if (rc)
 		return rc;
+	if ((rc = pool_may_write(pool))) { /* fence, before the copy */
+		protect_close(&pool->prot, s);
+		return rc;
+	}
 	uint64_t t = TIMING_START();
 	memcpy(dst, buf, len);
 	coherence_writeback(&pool->coh, dst, len);
 	TIMING_ADD(PHASE_COPY, t);
+	rc = pool_may_write(pool); /* fence, after: else not acknowledged */
 	protect_close(&pool->prot, s);
-	return 0;
+	return rc;
 }
 
 int shmemora_region_compare(shmemora_pool *pool, const shmemora_token *token,
@@ -105,11 +110,16 @@ int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token *token, uint
 			       8, &word, &s);
 	if (rc)
 		return rc;
+	if ((rc = pool_may_write(pool))) { /* fence, before the CAS */
+		protect_close(&pool->prot, s);
+		return rc;
+	}
 	/* The data area starts on a page, so an 8-aligned offset is an
 	 * 8-aligned address. */
 	*swapped = __atomic_compare_exchange_n((uint64_t *)(void *)word, expected, desired, 0,
 					       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	coherence_writeback(&pool->coh, word, 8);
+	rc = pool_may_write(pool); /* fence, after: else not acknowledged */
 	protect_close(&pool->prot, s);
-	return 0;
+	return rc;
 }

@@ -10,6 +10,7 @@
  * may checksum differently: such a pool is "too new", not "corrupt".
  */
 #include "superblock.h"
+#include "backend.h"
 #include "error.h"
 
 #include <errno.h>
@@ -46,6 +47,12 @@ int superblock_verify_copy(const struct superblock *sb, const char *what)
 				 "upgrade libshmemora", sb->format_version, SHMEMORA_FORMAT_VERSION);
 	if (sb->format_version == 0)
 		return error_set(SHMEMORA_E_CORRUPT, "%s superblock has format version 0", what);
+	if (sb->format_version < SHMEMORA_FORMAT_VERSION)
+		return error_set(SHMEMORA_E_VERSION,
+				 "pool format version %u is older than this library reads (%d): the "
+				 "host registry changed meaning (heartbeat counters instead of wall "
+				 "clocks); recreate the pool", sb->format_version,
+				 SHMEMORA_FORMAT_VERSION);
 	uint64_t sum = checksum_of(sb);
 	if (sum != sb->checksum)
 		return error_set(SHMEMORA_E_CORRUPT,
@@ -57,47 +64,44 @@ int superblock_verify_copy(const struct superblock *sb, const char *what)
 	return 0;
 }
 
-/* Reads a copy; when the file ends inside it, reads what is there (so the
+/* Reads a copy; when the medium ends inside it, reads what is there (so the
  * signature can still be judged) and returns E_TRUNCATED. */
-static int read_copy(int fd, uint64_t file_size, off_t at, struct superblock *sb)
+static int read_copy(const struct backend *be, uint64_t at, struct superblock *sb)
 {
 	memset(sb, 0, sizeof *sb);
-	size_t want = sizeof *sb;
-	if (file_size < (uint64_t)at + want)
-		want = file_size > (uint64_t)at ? (size_t)(file_size - (uint64_t)at) : 0;
-	ssize_t n = want ? pread(fd, sb, want, at) : 0;
-	if (n < 0)
-		return error_set(SHMEMORA_E_IO, "reading superblock: %s", strerror(errno));
-	if ((size_t)n != sizeof *sb)
-		return SHMEMORA_E_TRUNCATED;
-	return 0;
+	uint64_t got;
+	int rc = backend_read(be, at, sb, sizeof *sb, &got);
+	if (rc)
+		return error_wrap(rc, "reading superblock");
+	return got == sizeof *sb ? 0 : SHMEMORA_E_TRUNCATED;
 }
 
 /* Verifies a copy read at `at`; the message names it. */
-static int load_copy(int fd, uint64_t file_size, off_t at, const char *what,
+static int load_copy(const struct backend *be, uint64_t at, const char *what,
 		     struct superblock *sb)
 {
-	int rc = read_copy(fd, file_size, at, sb);
+	int rc = read_copy(be, at, sb);
 	if (rc == SHMEMORA_E_TRUNCATED) {
 		if (at == SB_PRIMARY_OFFSET && memcmp(sb->magic, SB_MAGIC, sizeof sb->magic) != 0)
 			return error_set(SHMEMORA_E_NOT_POOL,
 					 "file of %llu bytes is too short to be a pool and has no "
-					 "SHMemora signature", (unsigned long long)file_size);
+					 "SHMemora signature", (unsigned long long)be->size);
 		return error_set(SHMEMORA_E_TRUNCATED,
 				 "file of %llu bytes ends inside the %s superblock",
-				 (unsigned long long)file_size, what);
+				 (unsigned long long)be->size, what);
 	}
 	if (rc)
 		return rc;
 	return superblock_verify_copy(sb, what);
 }
 
-int superblock_read(int fd, uint64_t file_size, struct superblock *out, int *from_backup)
+int superblock_read(const struct backend *be, struct superblock *out, int *from_backup)
 {
+	uint64_t file_size = be->size;
 	struct superblock primary, backup;
 	char primary_msg[512];
 	*from_backup = 0;
-	int rc = load_copy(fd, file_size, SB_PRIMARY_OFFSET, "primary", &primary);
+	int rc = load_copy(be, SB_PRIMARY_OFFSET, "primary", &primary);
 	if (rc == 0) {
 		*out = primary;
 	} else if (rc == SHMEMORA_E_IO) {
@@ -105,7 +109,7 @@ int superblock_read(int fd, uint64_t file_size, struct superblock *out, int *fro
 	} else {
 		strncpy(primary_msg, shmemora_errmsg(), sizeof primary_msg - 1);
 		primary_msg[sizeof primary_msg - 1] = '\0';
-		int brc = load_copy(fd, file_size, SB_BACKUP_OFFSET, "backup", &backup);
+		int brc = load_copy(be, SB_BACKUP_OFFSET, "backup", &backup);
 		if (brc != 0) {
 			/* Report the primary's verdict, unless the primary is not
 			 * even a pool while the backup says it was one. */

@@ -22,14 +22,17 @@ int superblock_seal(struct superblock *sb, const struct pool_key *key);
  */
 int superblock_verify_copy(const struct superblock *sb, const char *what);
 
+struct backend;
+
 /*
- * Reads both copies from `fd` (a file of `file_size` bytes) and returns the
+ * Reads both copies from the medium (backend_read: pread on files, the
+ * mapping on devdax, never read(2) there) and returns the
  * primary if it verifies, else the backup with *from_backup = 1.  When
  * neither verifies, returns the primary's error (the backup's when the
  * primary does not even look like a pool but the backup does).  Then checks
  * the pool fits the file (E_TRUNCATED).
  */
-int superblock_read(int fd, uint64_t file_size, struct superblock *out, int *from_backup);
+int superblock_read(const struct backend *be, struct superblock *out, int *from_backup);
 
 /* Key id (E_KEY_MISMATCH, message with both ids) and MAC (E_TAMPERED). */
 int superblock_verify_key(const struct superblock *sb, const struct pool_key *key);

@@ -54,8 +54,9 @@ static int derive_in_path(shmemora_pool *pool, const shmemora_token *parent,
 {
 	struct cap_fields pf, child;
 	struct ns_target ns = { 0, 0 };
-	int rc = protect_verify(&pool->prot, parent, 0, &pf);
-	if (rc || (rc = protect_require_rights(&pf, SHMEMORA_RIGHT_GRANT)) ||
+	int rc = pool_may_write(pool); /* observers and fenced hosts mint nothing */
+	if (rc || (rc = protect_verify(&pool->prot, parent, 0, &pf)) ||
+	    (rc = protect_require_rights(&pf, SHMEMORA_RIGHT_GRANT)) ||
 	    (rc = grant_namespace(pool, g, &ns)) ||
 	    (rc = protect_narrow(&pool->prot, &pf, g, &ns, pool->sb.region[REGION_RAW].size,
 				 &child)) ||
@@ -115,8 +116,9 @@ int shmemora_region_acquire(shmemora_pool *pool, const shmemora_token *parent,
 static int revoke_in_path(shmemora_pool *pool, const shmemora_token *token)
 {
 	struct cap_fields f;
-	int rc = protect_verify(&pool->prot, token, VERIFY_FORCE_MAC | VERIFY_ALLOW_DEAD, &f);
-	if (rc)
+	int rc = pool_may_write(pool); /* observers and fenced hosts revoke nothing */
+	if (rc || (rc = protect_verify(&pool->prot, token, VERIFY_FORCE_MAC | VERIFY_ALLOW_DEAD,
+				       &f)))
 		return rc;
 	uint64_t index = (uint64_t)captable_index(&pool->caps, token->id);
 	if (cap_state_of(f.state_word) == CAP_LIVE && !captable_revoke(&pool->caps, index, &f)) {
@@ -260,8 +262,7 @@ int shmemora_token_list(shmemora_pool *pool, shmemora_token_info *out, size_t ca
 
 /* Can gc free this entry: revoked, expired, orphaned, or minting by a host
  * that is gone? */
-static bool collectable(shmemora_pool *pool, const struct cap_fields *f,
-			const struct host_identity *self)
+static bool collectable(shmemora_pool *pool, const struct cap_fields *f)
 {
 	switch (cap_state_of(f->state_word)) {
 	case CAP_REVOKED:
@@ -273,20 +274,20 @@ static bool collectable(shmemora_pool *pool, const struct cap_fields *f,
 		if (minter >= pool->sb.max_hosts)
 			return true;
 		shmemora_host h;
-		hosts_describe(&pool->registry, minter, self, &h);
+		hosts_describe(&pool->registry, minter, NULL, &h);
 		return h.state == SHMEMORA_HOST_FREE || h.state == SHMEMORA_HOST_DEAD;
 	}
 	}
 	return false;
 }
 
-static uint64_t gc_in_path(shmemora_pool *pool, const struct host_identity *self)
+static uint64_t gc_in_path(shmemora_pool *pool)
 {
 	captable_sweep_orphans(&pool->caps);
 	uint64_t n = 0;
 	for (uint64_t i = 0; i < pool->sb.cap_entries; i++) {
 		struct cap_fields f;
-		if (captable_snapshot(&pool->caps, i, &f) && collectable(pool, &f, self) &&
+		if (captable_snapshot(&pool->caps, i, &f) && collectable(pool, &f) &&
 		    captable_free(&pool->caps, i, &f))
 			n++;
 	}
@@ -299,14 +300,13 @@ int shmemora_token_gc(shmemora_pool *pool, uint64_t *freed)
 	error_clear();
 	if (!pool)
 		return error_set(SHMEMORA_E_INVALID, "gc: pool is NULL");
-	struct host_identity self;
-	int rc = host_identity_self(&self);
-	if (rc)
-		return rc;
 	protect_saved s = protect_open(&pool->prot);
-	uint64_t n = gc_in_path(pool, &self);
+	uint64_t n = 0;
+	int rc = pool_may_write(pool); /* observers and fenced hosts free nothing */
+	if (rc == 0)
+		n = gc_in_path(pool);
 	protect_close(&pool->prot, s);
 	if (freed)
 		*freed = n;
-	return 0;
+	return rc;
 }

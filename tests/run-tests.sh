@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run-tests.sh BUILD_DIR [TEST...] — runs every test program and script (or
-# only the named test programs), reads their TAP
+# only the named test programs, or with --script NAME... only those scripts
+# of tests/cli), reads their TAP
 # output, and ends with one line: "N passed, N failed, N skipped".
 # Skipped tests are listed by name (e.g. MPK tests on a CPU without PKU),
 # never counted as passed.  A program that dies before finishing its plan
@@ -51,7 +52,12 @@ run_tap() {
 	fi
 }
 
-if [ ${#only[@]} -gt 0 ]; then
+if [ ${#only[@]} -gt 1 ] && [ "${only[0]}" = --script ]; then
+	# --script NAME...: only these scripts of tests/cli (e.g. test_vm).
+	for name in "${only[@]:1}"; do
+		run_tap "$name" bash "$here/cli/$name.sh" "$build"
+	done
+elif [ ${#only[@]} -gt 0 ]; then
 	for name in "${only[@]}"; do
 		run_tap "$name" "$build/tests/$name"
 	done

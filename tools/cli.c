@@ -41,6 +41,7 @@ int exit_code_for(int err)
 	case SHMEMORA_E_WIDEN:
 	case SHMEMORA_E_NO_SLOT:
 	case SHMEMORA_E_QUOTA:
+	case SHMEMORA_E_READ_ONLY:
 		return EXIT_DENIED;
 	case SHMEMORA_E_TOO_SMALL:
 		return EXIT_USAGE;
@@ -176,6 +177,8 @@ int cli_attach(const char *path, const struct attach_opts *o, shmemora_pool **ou
 		rc = shmemora_config_set_key_file(cfg, o->key_file);
 	if (rc == 0 && o->host_id >= 0)
 		rc = shmemora_config_set_host_id(cfg, o->host_id);
+	if (rc == 0)
+		rc = shmemora_config_set_observer(cfg, o->observer);
 	if (rc == 0)
 		rc = shmemora_attach(path, cfg, out);
 	shmemora_config_delete(cfg);

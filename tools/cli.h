@@ -46,9 +46,10 @@ int wants_help(int argc, char **argv);
 struct attach_opts {
 	const char *key_file;
 	int host_id;
+	int observer;   /* read-only commands: claim no host slot, disturb no host */
 };
-/* Attaches to `path` as a transient host; prints the error and returns its
- * exit code on failure. */
+/* Attaches to `path` as a transient host (or an observer); prints the error
+ * and returns its exit code on failure. */
 int cli_attach(const char *path, const struct attach_opts *o, shmemora_pool **out);
 
 /* The token and region command groups (cmd_token.c). */

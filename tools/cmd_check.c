@@ -53,7 +53,7 @@ int cmd_check(int argc, char **argv)
 		{ "key-file", required_argument, 0, 'k' },
 		{ 0, 0, 0, 0 },
 	};
-	struct attach_opts ao = { NULL, -1 };
+	struct attach_opts ao = { NULL, -1, 1 }; /* an observer: never takes a live slot */
 	int repair = 0, json = 0, opt;
 	shmemora_token tokens[17];
 	size_t ntok = 0;

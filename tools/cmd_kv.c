@@ -156,6 +156,7 @@ static int run_kv(const char *cmd, int argc, char **argv, int min_args, int max_
 	if ((code = kv_token(args[0], &o, &tok)))
 		return code;
 	shmemora_pool *pool;
+	o.attach.observer = strcmp(cmd, "get") == 0; /* reads need no host slot */
 	if ((code = cli_attach(args[0], &o.attach, &pool)))
 		return code;
 	code = op(pool, &tok, &o, nargs - 1, args + 1);
@@ -249,6 +250,7 @@ int cmd_stats(int argc, char **argv)
 	if (argc - optind != 1)
 		return usage_error("stats", "expected one POOL path");
 	shmemora_pool *pool;
+	o.attach.observer = 1;
 	if ((code = cli_attach(argv[optind], &o.attach, &pool)))
 		return code;
 	shmemora_info info;

@@ -301,6 +301,7 @@ int cmd_token(int argc, char **argv)
 		return code;
 
 	shmemora_pool *pool;
+	o.attach.observer = strcmp(sub, "list") == 0 || strcmp(sub, "inspect") == 0;
 	if ((code = cli_attach(path, &o.attach, &pool)))
 		return code;
 	int rc = 0;
@@ -394,6 +395,7 @@ int cmd_region(int argc, char **argv)
 	if ((code = read_token(o.token, &tok)))
 		return code;
 	shmemora_pool *pool;
+	o.attach.observer = is_read;
 	if ((code = cli_attach(path, &o.attach, &pool)))
 		return code;
 	code = is_read ? region_read(pool, &tok, off, len) : region_write(pool, &tok, off);

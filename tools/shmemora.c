@@ -208,10 +208,18 @@ static const char info_help[] =
 	"  --json         machine-readable output\n"
 	"  -h, --help     this help\n";
 
-static const char *region_names[SHMEMORA_REGION_COUNT] = {
-	"superblock", "host_registry", "capability_table", "kv_index", "data_partitions",
-	"raw_area",
+static const char *const region_names[SHMEMORA_REGION_COUNT] = {
+	[SHMEMORA_REGION_SUPERBLOCK] = "superblock",
+	[SHMEMORA_REGION_REGISTRY] = "host_registry",
+	[SHMEMORA_REGION_CAPSYNC] = "capability_sync",
+	[SHMEMORA_REGION_NAMESPACES] = "namespaces",
+	[SHMEMORA_REGION_INDEX] = "kv_index",
+	[SHMEMORA_REGION_HEAP] = "heap_headers",
+	[SHMEMORA_REGION_CAPTABLE] = "capability_table",
+	[SHMEMORA_REGION_PARTITIONS] = "data_partitions",
+	[SHMEMORA_REGION_RAW] = "raw_area",
 };
+_Static_assert(SHMEMORA_REGION_COUNT == 9, "a name for every region");
 
 static void print_info_json(const char *path, const shmemora_info *in)
 {
@@ -229,6 +237,7 @@ static void print_info_json(const char *path, const shmemora_info *in)
 	       "  \"hosts\": { \"max\": %u, \"attached\": %u, \"lease_ms\": %u },\n"
 	       "  \"geometry\": {\n    \"max_key\": %u,\n    \"max_value\": %u,\n"
 	       "    \"capabilities\": %" PRIu64 ",\n    \"index_slots\": %" PRIu64 ",\n"
+	       "    \"namespaces\": %u,\n"
 	       "    \"partition_size\": %" PRIu64 ",\n    \"size_classes\": [",
 	       in->format_version, uuid, keyid, in->key_verified ? "true" : "false",
 	       in->sb_from_backup ? "true" : "false", in->size, in->created_unix_ns,
@@ -236,7 +245,7 @@ static void print_info_json(const char *path, const shmemora_info *in)
 	       shmemora_coherence_name(in->coherence), shmemora_protection_name(in->protection),
 	       in->protection == SHMEMORA_PROTECT_MPK ? "true" : "false", in->flush_instruction,
 	       in->max_hosts, in->hosts_attached, in->lease_ms, in->max_key, in->max_value,
-	       in->capabilities, in->index_slots, in->partition_size);
+	       in->capabilities, in->index_slots, in->namespaces, in->partition_size);
 	for (uint32_t i = 0; i < in->size_class_count; i++)
 		printf("%s%u", i ? ", " : "", in->size_classes[i]);
 	printf("],\n    \"regions\": {\n");
@@ -282,6 +291,7 @@ static void print_info_text(const char *path, const shmemora_info *in)
 	printf("max key / value  %s / %s\n", mk, mv);
 	printf("capabilities     %" PRIu64 " entries\n", in->capabilities);
 	printf("index slots      %" PRIu64 "\n", in->index_slots);
+	printf("namespaces       %u records\n", in->namespaces);
 	printf("partition        %s per host\n", part);
 	printf("regions          %-18s %14s %14s\n", "", "offset", "size");
 	for (int r = 0; r < SHMEMORA_REGION_COUNT; r++)

@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <time.h>
 
 static uint64_t registry_offset(const char *pool)
@@ -189,45 +190,174 @@ static void detach_frees_the_slot_and_epochs_grow(void **state)
 	test_remove_pool(pool);
 }
 
-/* Pretends slot `id` was last held by a host on another machine whose last
- * heartbeat was `age_ms` ago. */
-static void make_foreign(const char *pool, uint32_t id, uint64_t age_ms)
+/* Pretends slot `id` is held by a host on another machine: another boot
+ * id, so no pid check applies and only its heartbeat counter speaks. */
+static void make_foreign(const char *pool, uint32_t id)
 {
-	uint64_t at = registry_offset(pool) + (uint64_t)id * sizeof(struct host_slot);
-	struct host_slot slot;
-	test_read_at(pool, (off_t)at, &slot, sizeof slot);
-	memset(slot.boot_id, 0xab, sizeof slot.boot_id); /* another kernel */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	uint64_t beat = now - age_ms * 1000000ull;
-	memcpy((uint8_t *)&slot + offsetof(struct host_slot, heartbeat_ns), &beat, sizeof beat);
-	test_write_at(pool, (off_t)at, &slot, sizeof slot);
+	uint64_t at = registry_offset(pool) + (uint64_t)id * sizeof(struct host_slot) +
+		      offsetof(struct host_slot, boot_id);
+	uint8_t other[16];
+	memset(other, 0xab, sizeof other);
+	test_write_at(pool, (off_t)at, other, sizeof other);
 }
 
+/* Child for the lease test: attach, report, then obey one-byte commands:
+ * 'p' put a key (report its rc), 'x' detach (report its rc) and exit. */
+static void remote_host(const char *pool, int cmd_fd, int report_fd)
+{
+	shmemora_pool *p;
+	shmemora_token root;
+	char path[300];
+	snprintf(path, sizeof path, "%s.root-token", pool);
+	int32_t rc = shmemora_attach(pool, NULL, &p);
+	if (rc == 0)
+		rc = shmemora_token_load(path, &root);
+	if (write(report_fd, &rc, sizeof rc) != sizeof rc || rc)
+		_exit(1);
+	char c;
+	while (read(cmd_fd, &c, 1) == 1) {
+		if (c == 'p')
+			rc = shmemora_kv_put(p, &root, "ns", "remote", 6, "late", 4);
+		else
+			rc = shmemora_detach(p);
+		if (write(report_fd, &rc, sizeof rc) != sizeof rc)
+			_exit(2);
+		if (c == 'x')
+			_exit(0);
+	}
+	_exit(3);
+}
+
+static int32_t ask(int cmd_fd, int report_fd, char c)
+{
+	int32_t rc = 1;
+	assert_int_equal(write(cmd_fd, &c, 1), 1);
+	assert_int_equal(read(report_fd, &rc, sizeof rc), sizeof rc);
+	return rc;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * A host on "another machine" (a child whose slot carries a foreign boot
+ * id) is judged by its heartbeat counter alone: kept alive by the library's
+ * thread while idle for several leases, never taken over by an observer or
+ * by a plain check, reclaimed once frozen (SIGSTOP) for a lease, and fenced
+ * on the write path when it thaws: its put is refused, not acknowledged.
+ */
 static void lease_decides_for_hosts_on_other_machines(void **state)
 {
 	(void)state;
 	char pool[256];
 	test_pool_path(pool, sizeof pool, "lease");
-	create_pool(pool, 1, 1000);
-	shmemora_pool *remote, *p;
-	assert_shm(0, shmemora_attach(pool, NULL, &remote));
-	/* Fresh heartbeat from "another machine": the slot is live. */
-	make_foreign(pool, 0, 0);
-	assert_shm(SHMEMORA_E_NO_SLOT, shmemora_attach(pool, NULL, &p));
+	create_pool(pool, 1, 400);
+	shmemora_token root;
+	char tpath[300];
+	snprintf(tpath, sizeof tpath, "%s.root-token", pool);
+	assert_shm(0, shmemora_token_load(tpath, &root));
+	shmemora_pool *p;
+	assert_shm(0, shmemora_attach(pool, NULL, &p));
+	assert_shm(0, shmemora_ns_create(p, &root, "ns"));
+	assert_shm(0, shmemora_detach(p));
+
+	int cmd[2], report[2];
+	assert_int_equal(pipe(cmd), 0);
+	assert_int_equal(pipe(report), 0);
+	pid_t kid = fork();
+	if (kid == 0)
+		remote_host(pool, cmd[0], report[1]);
+	int32_t rc;
+	assert_int_equal(read(report[0], &rc, sizeof rc), sizeof rc);
+	assert_shm(0, rc);
+	make_foreign(pool, 0);
 	shmemora_host h;
 	size_t n;
 	assert_shm(0, shmemora_hosts(pool, &h, 1, &n));
 	assert_int_equal(h.same_machine, 0);
 	assert_int_equal(h.state, SHMEMORA_HOST_ATTACHED);
-	/* Heartbeat older than the lease: reclaimed, and the old holder is
-	 * fenced from then on. */
-	make_foreign(pool, 0, 5000);
+	uint32_t epoch = h.epoch;
+
+	/* Idle for three leases, with nobody calling shmemora_heartbeat():
+	 * the attach watches the slot for a lease, sees it move, gives up. */
+	usleep(3 * 400 * 1000);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_shm(SHMEMORA_E_NO_SLOT, shmemora_attach(pool, NULL, &p));
+	assert_true(seconds_since(&t0) < 1.5);
+
+	/* An observer attaches while every slot is held, reads, writes
+	 * nothing, and its check without repair takes no slot over. */
+	shmemora_config *cfg;
+	assert_shm(0, shmemora_config_new(&cfg));
+	assert_shm(0, shmemora_config_set_observer(cfg, 1));
+	shmemora_pool *obs;
+	assert_shm(0, shmemora_attach(pool, cfg, &obs));
+	assert_int_equal(shmemora_host_id(obs), UINT32_MAX);
+	assert_shm(SHMEMORA_E_READ_ONLY, shmemora_kv_put(obs, &root, "ns", "k", 1, "v", 1));
+	assert_shm(SHMEMORA_E_READ_ONLY, shmemora_heartbeat(obs));
+	shmemora_check_report found = { 0 };
+	assert_shm(0, shmemora_check(obs, 0, &found));
+	assert_shm(0, shmemora_hosts(pool, &h, 1, &n));
+	assert_int_equal(h.state, SHMEMORA_HOST_ATTACHED);
+	assert_int_equal(h.epoch, epoch);
+
+	/* Frozen: its counter stands still; after a lease it is reclaimed,
+	 * with the epoch bumped. */
+	kill(kid, SIGSTOP);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_shm(0, shmemora_attach(pool, NULL, &p));
-	assert_shm(SHMEMORA_E_FENCED, shmemora_heartbeat(remote));
-	assert_shm(SHMEMORA_E_FENCED, shmemora_detach(remote));
+	double took = seconds_since(&t0);
+	assert_true(took >= 0.4 && took < 2.0);
+	assert_shm(0, shmemora_hosts(pool, &h, 1, &n));
+	assert_int_equal(h.epoch, epoch + 1);
+
+	/* Thawed: its next write is refused on the write path itself, and the
+	 * key it tried to write is not there; detach reports the fence. */
+	kill(kid, SIGCONT);
+	assert_shm(SHMEMORA_E_FENCED, ask(cmd[1], report[0], 'p'));
+	char buf[8];
+	size_t len;
+	assert_shm(SHMEMORA_E_NOT_FOUND, shmemora_kv_get(obs, &root, "ns", "remote", 6, buf,
+							 sizeof buf, &len, NULL));
+	assert_shm(SHMEMORA_E_FENCED, ask(cmd[1], report[0], 'x'));
+	int status;
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_shm(0, shmemora_kv_put(p, &root, "ns", "remote", 6, "mine", 4));
 	assert_shm(0, shmemora_heartbeat(p));
+	assert_shm(0, shmemora_detach(p));
+	assert_shm(0, shmemora_detach(obs));
+	shmemora_config_delete(cfg);
+	test_remove_pool(pool);
+}
+
+/* A CLAIMING word on another machine that never completes is judged like
+ * any other: taken over once watched unchanged for a lease. */
+static void unfinished_claim_is_taken_over_after_a_lease(void **state)
+{
+	(void)state;
+	char pool[256];
+	test_pool_path(pool, sizeof pool, "claiming");
+	create_pool(pool, 1, 300);
+	uint64_t at = registry_offset(pool);
+	uint64_t w = 1 | (uint64_t)7 << 2 | (uint64_t)0x1234 << 32; /* CLAIMING, epoch 7 */
+	test_write_at(pool, (off_t)at, &w, sizeof w);
+	make_foreign(pool, 0);
+	shmemora_pool *p;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_shm(0, shmemora_attach(pool, NULL, &p));
+	assert_true(seconds_since(&t0) >= 0.3);
+	shmemora_host h;
+	size_t n;
+	assert_shm(0, shmemora_hosts(pool, &h, 1, &n));
+	assert_int_equal(h.epoch, 8);
+	assert_int_equal(h.state, SHMEMORA_HOST_ATTACHED);
 	assert_shm(0, shmemora_detach(p));
 	test_remove_pool(pool);
 }
@@ -240,6 +370,7 @@ int main(void)
 		cmocka_unit_test(requested_host_id_is_granted_or_refused),
 		cmocka_unit_test(detach_frees_the_slot_and_epochs_grow),
 		cmocka_unit_test(lease_decides_for_hosts_on_other_machines),
+		cmocka_unit_test(unfinished_claim_is_taken_over_after_a_lease),
 	};
 	return cmocka_run_group_tests_name("hosts", tests, NULL, NULL);
 }

@@ -210,10 +210,102 @@ static void hugetlbfs_pool_uses_huge_pages_and_their_alignment(void **state)
 	shmemora_config_delete(cfg);
 }
 
+/* XXH3 of a whole file: what "left as it was" is checked against. */
+static uint64_t file_hash(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	XXH3_state_t *st = XXH3_createState();
+	XXH3_64bits_reset(st);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		XXH3_64bits_update(st, buf, n);
+	fclose(f);
+	uint64_t h = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	return h;
+}
+
+/* A file whose bytes are all non-zero and distinct per page: 2 MiB of
+ * "device header" (what the emulated NVDIMM keeps there) and 30 MiB of
+ * "device" where a pool goes at offset 2 MiB. */
+static void make_medium(const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	for (uint32_t i = 0; i < (32u << 20) / 4; i++) {
+		uint32_t v = i * 2654435761u | 1;
+		assert_int_equal(fwrite(&v, 4, 1, f), 1);
+	}
+	fclose(f);
+}
+
+/*
+ * FILE@OFFSET: a pool that starts 2 MiB into an existing file, as a
+ * process on the machine sees its guests' device-DAX.  Create writes only
+ * from the offset on; a create that fails after it began writing puts every
+ * byte back; attach and destroy work there; destroy wipes the superblocks
+ * and leaves the file.
+ */
+static void file_at_offset_holds_a_pool_and_a_failed_create_restores_it(void **state)
+{
+	(void)state;
+	char file[256], pool[300], key[320], root[320];
+	test_pool_path(file, sizeof file, "medium");
+	snprintf(pool, sizeof pool, "%s@2M", file);
+	snprintf(key, sizeof key, "%s.key", file);
+	snprintf(root, sizeof root, "%s.root", file);
+	make_medium(file);
+	uint64_t before = file_hash(file);
+	uint8_t head_before[4096], head_after[4096];
+	test_read_at(file, 0, head_before, sizeof head_before);
+
+	shmemora_config *cfg;
+	shmemora_pool *p;
+	assert_shm(0, shmemora_config_new(&cfg));
+	assert_shm(0, shmemora_config_set_key_file(cfg, key));
+	assert_shm(0, shmemora_config_set_root_token_file(cfg, root));
+	assert_shm(0, shmemora_config_set_hosts(cfg, 4));
+	/* Fails after the superblocks are written (slot 9 of 4 hosts). */
+	assert_shm(0, shmemora_config_set_host_id(cfg, 9));
+	assert_shm(SHMEMORA_E_INVALID, shmemora_create(pool, cfg, &p));
+	assert_int_equal(file_hash(file), before);
+	assert_int_equal(access(key, F_OK), -1);
+	assert_int_equal(access(root, F_OK), -1);
+	/* An offset that is not a multiple of the page size is refused. */
+	char bad[300];
+	snprintf(bad, sizeof bad, "%s@1000", file);
+	assert_shm(0, shmemora_config_set_host_id(cfg, -1));
+	assert_shm(SHMEMORA_E_INVALID, shmemora_create(bad, cfg, &p));
+
+	assert_shm(0, shmemora_create(pool, cfg, &p));
+	shmemora_info info;
+	assert_shm(0, shmemora_pool_info(p, &info));
+	assert_int_equal(info.size, 30u << 20);
+	assert_shm(0, shmemora_detach(p));
+	test_read_at(file, 0, head_after, sizeof head_after);
+	assert_memory_equal(head_before, head_after, sizeof head_before);
+	/* A second create is refused without force: the medium holds a pool. */
+	assert_shm(SHMEMORA_E_EXISTS, shmemora_create(pool, cfg, &p));
+	assert_true(strstr(shmemora_errmsg(), "already holds a SHMemora pool") != NULL);
+	assert_shm(0, shmemora_attach(pool, cfg, &p));
+	assert_shm(0, shmemora_detach(p));
+	assert_shm(0, shmemora_inspect(pool, key, &info));
+	assert_int_equal(info.key_verified, 1);
+	assert_shm(0, shmemora_destroy(pool, cfg));
+	assert_int_equal(access(file, F_OK), 0);
+	assert_int_equal(access(key, F_OK), -1);
+	assert_shm(SHMEMORA_E_NOT_POOL, shmemora_inspect(pool, NULL, &info));
+	shmemora_config_delete(cfg);
+	unlink(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(numa_binding_places_pages_on_the_node),
+		cmocka_unit_test(file_at_offset_holds_a_pool_and_a_failed_create_restores_it),
 		cmocka_unit_test(flush_mode_is_recorded_and_used),
 		cmocka_unit_test(flush_instructions_keep_data_intact),
 		cmocka_unit_test(coherent_mode_needs_no_instructions),
