@@ -77,7 +77,7 @@ run_tap() {
 	local start=$SECONDS
 	CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$out" 2>"$err" </dev/null
 	local rc=$?
-	local plan=0 plans=0 plan_dir= next=1 line neg num rest desc dir reason
+	local plan=0 plans=0 plan_dir='' next=1 line neg num rest desc dir reason
 	local p=0 f=0 s=0 i
 	local nums=() kinds=() texts=() problems=()
 	local -A seen=()
