@@ -3,13 +3,14 @@
 # runs fake test programs (shell scripts printing crafted TAP) in temporary
 # trees, one bad case per run, and must say so by its exit status, its
 # summary line and a FAILED or skipped line naming the case; a good tree and
-# a good program must pass, so none of this holds vacuously.
+# a good program must pass, so none of this holds vacuously.  Then tap.sh's
+# checks must fail on a command that crashes after printing what they want.
 set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 runner=$(cd "$(dirname "$0")/.." && pwd)/run-tests.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"; tap_cleanup' EXIT
-echo "1..29"
+echo "1..31"
 
 printf 'processor\t: 0\nflags\t\t: fpu sse sse2 avx2\n' >"$work/cpu-none"
 printf 'processor\t: 0\nflags\t\t: fpu sse pku ospke avx2\n' >"$work/cpu-pku"
@@ -153,3 +154,18 @@ check listed_program_without_source_is_a_failure runner_says "$work/no_source" 1
 	"4 passed, 1 failed, 0 skipped" "^FAILED: test_a: listed in .*, but no tests/\*/test_a\.c in the Makefile's TEST_SRC"
 check unlisted_source_is_a_failure runner_says "$work/unlisted_source" 1 \
 	"4 passed, 1 failed, 0 skipped" '^FAILED: test_b: the Makefile builds test_b \(TEST_SRC\) but it is not in'
+
+# ----------------------------------------------------------------- tap.sh
+# A command that prints what is looked for and then crashes.
+fake "$work/crashes_after_printing" 'echo "shmemora 42"; kill -SEGV $$'
+# check_output's verdict, its TAP line, from a subshell with its own
+# counter and files.
+verdict() {
+	local v
+	v=$(tap_n=0 tap_out=$work/verdict.out tap_cmd_out=$work/verdict.cmd; check_output "$@")
+	echo "${v%%$'\n'*}"
+}
+check_output check_output_fails_on_a_crash_after_printing '^not ok 1 - crash$' \
+	verdict crash '^shmemora ' "$work/crashes_after_printing"
+check_output check_output_passes_the_same_output_on_exit_0 '^ok 1 - fine$' \
+	verdict fine '^shmemora ' echo "shmemora 42"
