@@ -192,9 +192,12 @@ read_list() {
 }
 
 # The Makefile's own TEST_SRC, so the list cannot drift from what it builds.
+# A make of its own: under `make test` the parent's jobserver flags make
+# it warn, and its stderr is kept apart from the list.
 makefile_test_src() {
-	make -s --no-print-directory -C "$top" -f Makefile \
-		-f <(printf 'run-tests-print-test-src:\n\t@echo $(TEST_SRC)\n') run-tests-print-test-src
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$top" \
+		-f Makefile -f <(printf 'run-tests-print-test-src:\n\t@echo $(TEST_SRC)\n') \
+		run-tests-print-test-src
 }
 
 binaries=() scripts=()
@@ -217,12 +220,15 @@ else
 			expected[$name]=1
 		done < <(read_list "$list")
 	fi
-	if src=$(makefile_test_src 2>&1); then
+	if src=$(makefile_test_src 2>"$err"); then
 		for f in $src; do
-			f=${f##*/}; sources[${f%.c}]=1
+			case $f in
+			*/test_*.c) f=${f##*/}; sources[${f%.c}]=1 ;;
+			*) fail_program Makefile "TEST_SRC names '$f', not a tests/<dir>/test_*.c" ;;
+			esac
 		done
 	else
-		fail_program Makefile "cannot list TEST_SRC from $top/Makefile: $src"
+		fail_program Makefile "cannot list TEST_SRC from $top/Makefile: $(cat "$err")"
 	fi
 	for t in "$build"/tests/test_*; do
 		[ -f "$t" ] && present[${t##*/}]=$t

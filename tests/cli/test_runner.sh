@@ -10,7 +10,7 @@ set -u -o pipefail
 runner=$(cd "$(dirname "$0")/.." && pwd)/run-tests.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"; tap_cleanup' EXIT
-echo "1..31"
+echo "1..33"
 
 printf 'processor\t: 0\nflags\t\t: fpu sse sse2 avx2\n' >"$work/cpu-none"
 printf 'processor\t: 0\nflags\t\t: fpu sse pku ospke avx2\n' >"$work/cpu-pku"
@@ -124,6 +124,9 @@ check mpk_skip_on_a_pku_cpu_is_a_failure runner_says "$F" 1 "1 passed, 1 failed,
 	SHMEMORA_CPUINFO="$work/cpu-pku" -- test_mpk_reason
 check other_skips_stay_skips_with_require_mpk runner_says "$F" 0 "1 passed, 0 failed, 3 skipped" \
 	'^MPK: REQUIRE_MPK=1' REQUIRE_MPK=1 -- test_skips
+mkdir -p "$F/build/stress" && fake "$F/build/stress/test_long" "$good_tap"
+check named_stress_program_is_found_in_build_stress runner_says "$F" 0 \
+	"2 passed, 0 failed, 0 skipped" '^test_long +2 passed' -- test_long
 check named_test_that_does_not_exist_is_a_failure runner_says "$F" 1 \
 	"0 passed, 1 failed, 0 skipped" '^FAILED: test_absent: named on the command line' -- test_absent
 
@@ -144,6 +147,9 @@ good_tree "$work/no_source" && rm "$work/no_source/tests/unit/test_a.c"
 good_tree "$work/unlisted_source" && : >"$work/unlisted_source/tests/unit/test_b.c"
 
 check good_tree_passes runner_says "$work/ok" 0 "4 passed, 0 failed, 0 skipped" '^test_s +2 passed'
+check good_tree_passes_under_a_parent_make runner_says "$work/ok" 0 \
+	"4 passed, 0 failed, 0 skipped" '^test_s +2 passed' \
+	MAKEFLAGS="-j2 --jobserver-auth=fifo:$work/no-fifo" MAKELEVEL=1
 check unexpected_program_is_a_failure runner_says "$work/extra" 1 "4 passed, 1 failed, 0 skipped" \
 	'^FAILED: test_stale: .*/build/tests/test_stale is not in .*expected-programs'
 check unexpected_script_is_a_failure runner_says "$work/extra_sh" 1 "4 passed, 1 failed, 0 skipped" \
