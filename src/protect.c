@@ -246,20 +246,6 @@ static int revoked(uint64_t id, uint64_t which)
 			 (unsigned long long)id, (unsigned long long)which);
 }
 
-/* Constant-time equality of two tags: no early exit on the first differing
- * byte, so timing reveals nothing about a valid tag.  (crypto_equal is the
- * same over any length; this one is inlined for the 16 bytes of the hot
- * path.) */
-static inline int tag_equal(const uint8_t a[SHMEMORA_TAG_BYTES], const uint8_t b[SHMEMORA_TAG_BYTES])
-{
-	uint64_t a0, a1, b0, b1;
-	memcpy(&a0, a, 8);
-	memcpy(&a1, a + 8, 8);
-	memcpy(&b0, b, 8);
-	memcpy(&b1, b + 8, 8);
-	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-}
-
 /* Step 2: the tag.  A revoked entry is one generation past the one its tag
  * was minted for: check against that one, so a genuine revoked token says
  * "revoked" and a forged one "refused". */
@@ -273,7 +259,7 @@ static int check_tag(const struct protect *p, const shmemora_token *tok,
 	uint8_t tag[SHMEMORA_TAG_BYTES];
 	uint64_t t = TIMING_START();
 	captable_tag(p->caps, &minted, tag);
-	int genuine = tag_equal(tag, tok->tag);
+	int genuine = protect_tag_equal(tag, tok->tag);
 	TIMING_ADD(PHASE_MAC, t);
 	return genuine ? 0 : refused("its tag does not verify (a forged token, or its table "
 				     "entry was edited)", tok->id);
@@ -362,7 +348,7 @@ static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 	struct cache_slot *slot = NULL;
 	if (policy == SHMEMORA_VERIFY_CACHED && (tc = thread_cache(p))) {
 		slot = &tc->slot[tok->id % CACHE_SLOTS];
-		if (slot->id == tok->id && tag_equal(slot->tag, tok->tag)) {
+		if (slot->id == tok->id && protect_tag_equal(slot->tag, tok->tag)) {
 			if (cache_still_valid(p, slot, (uint64_t)index)) {
 				*out = slot->fields;
 				/* Expiry is rechecked on every access: time moves on. */

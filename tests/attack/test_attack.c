@@ -65,24 +65,42 @@ static shmemora_token derive_region(struct fixture *f, const shmemora_token *fro
 	return t;
 }
 
-/* A write through `t` fails with `want`, and the data area is unchanged. */
+/* A write through `t` fails with `want`, and the raw area is unchanged: all
+ * of it, since a refused write may aim anywhere (callers use 0, 4096, the
+ * region's end, ...). */
 static void assert_write_refused(struct fixture *f, const shmemora_token *t, uint64_t off,
 				 int want)
 {
-	uint8_t before[64], after[64];
-	assert_shm(0, shmemora_region_read(f->pool, &f->root, 0, before, sizeof before));
+	shmemora_info info;
+	assert_shm(0, shmemora_pool_info(f->pool, &info));
+	size_t size = (size_t)info.region_size[SHMEMORA_REGION_RAW];
+	assert_true(size > 0);
+	uint8_t *before = malloc(size), *after = malloc(size);
+	assert_non_null(before);
+	assert_non_null(after);
+	assert_shm(0, shmemora_region_read(f->pool, &f->root, 0, before, size));
 	assert_shm(want, shmemora_region_write(f->pool, t, off, "PWNED!", 6));
-	assert_shm(0, shmemora_region_read(f->pool, &f->root, 0, after, sizeof after));
-	assert_memory_equal(before, after, sizeof before);
+	assert_shm(0, shmemora_region_read(f->pool, &f->root, 0, after, size));
+	assert_memory_equal(before, after, size);
+	free(before);
+	free(after);
 }
 
+/* A read through `t` fails with `want` and copies nothing out: the buffer,
+ * the whole length asked and a guard past it, keeps its fill.  The fill is
+ * not 0, which a fresh pool's raw area holds and a leak would copy. */
 static void assert_read_refused(struct fixture *f, const shmemora_token *t, uint64_t off,
 				uint64_t len, int want)
 {
-	uint8_t buf[64] = { 0 };
+	enum { FILL = 0xa5, GUARD = 64 };
+	size_t n = (size_t)len + GUARD;
+	uint8_t *buf = malloc(n);
+	assert_non_null(buf);
+	memset(buf, FILL, n);
 	assert_shm(want, shmemora_region_read(f->pool, t, off, buf, len));
-	for (size_t i = 0; i < sizeof buf; i++)
-		assert_int_equal(buf[i], 0); /* nothing was copied out */
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(buf[i], FILL);
+	free(buf);
 }
 
 /* Overwrites `len` bytes of the table entry of `t` at field offset `at`. */

@@ -2,7 +2,7 @@
 # test_fuzz_quick.sh BUILD — a short libFuzzer run of each harness over its
 # corpus (make fuzz-quick).  Skipped, by name, where clang's libFuzzer is
 # not installed; the long form is `make fuzz`.
-set -u
+set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 echo "1..3"

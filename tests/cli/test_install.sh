@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_install.sh BUILD — `make install` into a staging prefix, then an
 # example program builds with `pkg-config --cflags --libs shmemora` and runs.
-set -u
+set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 build=${1:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,7 +31,13 @@ if ! command -v pkg-config >/dev/null 2>&1; then
 fi
 export PKG_CONFIG_PATH="$stage/lib/pkgconfig"
 check pkg_config_knows_shmemora pkg-config --exists shmemora
-check example_builds_with_pkg_config sh -c \
-	"cc -std=c11 '$top/examples/kv_hello.c' \$(pkg-config --cflags --libs --static shmemora) -o '$stage/kv_hello'"
+build_example() {
+	local flags
+	flags=$(pkg-config --cflags --libs --static shmemora) || return 1
+	# shellcheck disable=SC2086 # the flags are words
+	cc -std=c11 "$top/examples/kv_hello.c" $flags -o "$stage/kv_hello"
+}
+check example_builds_with_pkg_config build_example
 "$build/shmemora" create "$P" --size 64M >/dev/null 2>&1
-check example_runs_against_a_pool sh -c "LD_LIBRARY_PATH='$stage/lib' '$stage/kv_hello' '$P' | grep -q 'hello, shared memory'"
+check_output example_runs_against_a_pool 'hello, shared memory' \
+	env LD_LIBRARY_PATH="$stage/lib" "$stage/kv_hello" "$P"

@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
 # test_token_cli.sh BUILD — `shmemora token` and `shmemora region`: output,
 # exit codes (2 malformed, 3 refused), and that refused commands change nothing.
-set -u
+set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 B=${1:-build}/shmemora
 P=/dev/shm/shmemora-tokcli-$$
 trap 'rm -f "$P"*; tap_cleanup' EXIT
 echo "1..17"
 
-"$B" create "$P" --size 32M >"$P.out" 2>&1
-check create_prints_the_root_token grep -q '^shmemora1_' "$P.out"
+check_output create_prints_the_root_token '^shmemora1_' "$B" create "$P" --size 32M
 check root_token_file_is_mode_0600 test "$(stat -c %a "$P.root-token")" = 600
 RW=$("$B" token derive "$P" --region 0:4K --rights rwg 2>/dev/null)
-check derive_prints_a_token sh -c "echo '$RW' | grep -Eq '^shmemora1_[0-9a-f]{4}_[0-9a-f]{16}_[0-9a-f]{32}_[0-9a-f]{8}$'"
-check region_write_then_read_round_trips sh -c "printf hello | '$B' region write '$P' --token '$RW' 100 && test \"\$('$B' region read '$P' --token '$RW' 100 5)\" = hello"
+derive_status=$?
+check_output -E derive_prints_a_token '^shmemora1_[0-9a-f]{4}_[0-9a-f]{16}_[0-9a-f]{32}_[0-9a-f]{8}$' \
+	replay "$derive_status" "$RW"
+round_trip() {
+	printf hello | "$B" region write "$P" --token "$RW" 100 || return 1
+	output_matches --equals hello "$B" region read "$P" --token "$RW" 100 5
+}
+check region_write_then_read_round_trips round_trip
 RO=$("$B" token derive "$P" --from "$RW" --region 0:1K --rights r 2>/dev/null)
-expect_exit 3 read_only_token_cannot_write sh -c "printf x | '$B' region write '$P' --token '$RO' 0"
-check refused_write_changed_nothing test "$("$B" region read "$P" --token "$RW" 100 5)" = hello
+write_with_read_only() { printf x | "$B" region write "$P" --token "$RO" 0; }
+expect_exit 3 read_only_token_cannot_write write_with_read_only
+check_output --equals refused_write_changed_nothing hello "$B" region read "$P" --token "$RW" 100 5
 expect_exit 3 read_past_the_region_is_refused "$B" region read "$P" --token "$RO" 1020 8
 expect_exit 3 derive_without_grant_is_refused "$B" token derive "$P" --from "$RO" --region 0:8 --rights r
 expect_exit 3 derive_wider_region_is_refused "$B" token derive "$P" --from "$RW" --region 0:8K --rights r
 expect_exit 2 mistyped_token_is_malformed "$B" region read "$P" --token "${RO:0:30}" 0 4
 expect_exit 2 bad_rights_letters_are_usage_error "$B" token derive "$P" --region 0:8 --rights rwx
-check token_list_json_names_scopes sh -c "'$B' token list '$P' --json | grep -q '\"scope\": \"region\"'"
-check token_inspect_shows_rights sh -c "'$B' token inspect '$P' '$RO' | grep -q ' r '"
+check_output token_list_json_names_scopes '"scope": "region"' "$B" token list "$P" --json
+check_output token_inspect_shows_rights ' r ' "$B" token inspect "$P" "$RO"
 expect_exit 0 revoke_a_token "$B" token revoke "$P" "$RW"
 expect_exit 3 child_of_revoked_token_is_refused "$B" region read "$P" --token "$RO" 0 4
-check gc_frees_revoked_entries sh -c "'$B' token gc '$P' | grep -q 'freed 2 entries'"
-check help_on_token_and_region sh -c "'$B' token --help | grep -q Usage && '$B' region --help | grep -q Usage"
+check_output gc_frees_revoked_entries 'freed 2 entries' "$B" token gc "$P"
+token_and_region_have_help() {
+	output_matches Usage "$B" token --help && output_matches Usage "$B" region --help
+}
+check help_on_token_and_region token_and_region_have_help
