@@ -24,6 +24,14 @@
  * then used.  A thread that finds no free block verifies fully every time:
  * slower, never weaker.
  *
+ * Revocations seen here.  A host that writes raw bytes can set every word
+ * of a revoked entry back (state and tomb both); no check of the pool can
+ * tell that from a live token.  So each handle also remembers, in its
+ * arena, the ids it has seen revoked (by its own revoke, or when a check
+ * found a token or an ancestor revoked or gone) and refuses them from then
+ * on, whatever the pool says.  A host that never looked while the token was
+ * revoked cannot know; docs/security.md says so.
+ *
  * MPK.  WRPKRU is the only way a thread gains access to the pool; the
  * kernel resets PKRU to deny it in signal handlers, and threads inherit
  * their creator's PKRU, which outside open/close denies it too.
@@ -46,6 +54,7 @@
 
 struct cache_slot {
 	uint64_t id;                         /* 0: empty */
+	uint64_t seen;                       /* revocations seen here when verified */
 	uint8_t tag[SHMEMORA_TAG_BYTES];
 	struct cap_raw raw;                  /* the entry's words when verified */
 	struct cap_fields fields;            /* ... decoded */
@@ -56,8 +65,16 @@ struct thread_cache {
 	struct cache_slot slot[CACHE_SLOTS];
 };
 
+/* Ids of tokens this handle has seen revoked (or gone while they were an
+ * ancestor), so that a host that once saw a revocation refuses the token
+ * even if every word of its entry is set back later.  Lossy when full. */
+#define REVOKED_SLOTS 4096
+#define REVOKED_PROBE 8
+
 struct protect_arena {
 	_Atomic uint64_t cache_used[CACHE_THREADS / 64];
+	_Atomic uint64_t revoked[REVOKED_SLOTS];
+	_Atomic uint64_t revocations_seen;   /* bumped by each new id above */
 	struct thread_cache cache[CACHE_THREADS];
 };
 
@@ -246,6 +263,46 @@ static int revoked(uint64_t id, uint64_t which)
 			 (unsigned long long)id, (unsigned long long)which);
 }
 
+/* ----------------------------------------------- revocations seen here */
+
+static unsigned revoked_home(uint64_t id)
+{
+	return (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 52) % REVOKED_SLOTS;
+}
+
+void protect_remember_revoked(const struct protect *p, uint64_t id)
+{
+	if (!id)
+		return;
+	_Atomic uint64_t *set = p->arena->revoked;
+	unsigned home = revoked_home(id);
+	for (unsigned i = 0; i < REVOKED_PROBE; i++) {
+		_Atomic uint64_t *at = &set[(home + i) % REVOKED_SLOTS];
+		/* Relaxed: an id, set once; lookups tolerate a late view. */
+		uint64_t have = atomic_load_explicit(at, memory_order_relaxed);
+		if (have == id)
+			return;
+		if (have == 0 && atomic_compare_exchange_strong_explicit(
+				    at, &have, id, memory_order_relaxed, memory_order_relaxed))
+			goto added;
+	}
+	atomic_store_explicit(&set[home], id, memory_order_relaxed); /* full: forget one */
+added:
+	/* Every thread's cached verifications predate this: make them
+	 * verify afresh (release: after the id is in the set). */
+	atomic_fetch_add_explicit(&p->arena->revocations_seen, 1, memory_order_release);
+}
+
+static bool seen_revoked(const struct protect *p, uint64_t id)
+{
+	unsigned home = revoked_home(id);
+	for (unsigned i = 0; i < REVOKED_PROBE; i++)
+		if (atomic_load_explicit(&p->arena->revoked[(home + i) % REVOKED_SLOTS],
+					 memory_order_relaxed) == id)
+			return true;
+	return false;
+}
+
 /* Step 2: the tag.  A revoked entry is one generation past the one its tag
  * was minted for: check against that one, so a genuine revoked token says
  * "revoked" and a forged one "refused". */
@@ -266,11 +323,13 @@ static int check_tag(const struct protect *p, const shmemora_token *tok,
 }
 
 /* Steps 1 and 3, on a snapshot whose tag (if the policy asks) is checked. */
-static int check_state(const shmemora_token *tok, const struct cap_fields *f, unsigned flags)
+static int check_state(const struct protect *p, const shmemora_token *tok,
+		       const struct cap_fields *f, unsigned flags)
 {
 	unsigned state = cap_state_of(f->state_word);
 	bool dead_ok = flags & VERIFY_ALLOW_DEAD;
 	if (state == CAP_REVOKED || f->tomb == tok->id) {
+		protect_remember_revoked(p, tok->id);
 		if (!dead_ok)
 			return revoked(tok->id, tok->id);
 	} else if (state != CAP_LIVE) {
@@ -291,11 +350,17 @@ static int check_ancestry(const struct protect *p, const struct cap_fields *f,
 		return refused("its entry's place in the derivation tree is impossible", f->id);
 	uint64_t id = f->parent_id;
 	for (unsigned level = 0; level < f->depth; level++) {
+		if (id == 0) /* a root before the depth says: a link was edited */
+			return refused("the chain of tokens it was derived from was edited", f->id);
 		int64_t index = captable_index(p->caps, id);
 		struct cap_fields af;
-		if (index < 0 || !captable_snapshot(p->caps, (uint64_t)index, &af) ||
-		    !cap_fields_live(&af, id))
+		if (index < 0 || !captable_snapshot(p->caps, (uint64_t)index, &af))
 			return revoked(f->id, id);
+		if (!cap_fields_live(&af, id) || seen_revoked(p, id)) {
+			/* Revoked, or gone: ids are never reused, so for good. */
+			protect_remember_revoked(p, id);
+			return revoked(f->id, id);
+		}
 		ancestor[level] = id;
 		id = af.parent_id;
 	}
@@ -318,6 +383,9 @@ int protect_ancestry_live(const struct protect *p, const struct cap_fields *f)
 static bool cache_still_valid(const struct protect *p, const struct cache_slot *slot,
 			      uint64_t index)
 {
+	/* Acquire: pairs with the release bump in protect_remember_revoked. */
+	if (atomic_load_explicit(&p->arena->revocations_seen, memory_order_acquire) != slot->seen)
+		return false;
 	if (!captable_unchanged(p->caps, index, &slot->raw))
 		return false;
 	for (unsigned level = 0; level < slot->fields.depth; level++) {
@@ -352,11 +420,12 @@ static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 			if (cache_still_valid(p, slot, (uint64_t)index)) {
 				*out = slot->fields;
 				/* Expiry is rechecked on every access: time moves on. */
-				return check_state(tok, out, flags);
+				return check_state(p, tok, out, flags);
 			}
 			slot->id = 0; /* changed since: verify afresh */
 		}
 	}
+	uint64_t seen = atomic_load_explicit(&p->arena->revocations_seen, memory_order_acquire);
 	struct cap_raw raw;
 	if (!captable_read(p->caps, (uint64_t)index, &raw))
 		return refused("its entry kept changing while being read", tok->id);
@@ -367,12 +436,17 @@ static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 	if (policy != SHMEMORA_VERIFY_OFF)
 		rc = check_tag(p, tok, out);
 	if (rc == 0)
-		rc = check_state(tok, out, flags);
+		rc = check_state(p, tok, out, flags);
+	if (rc == 0 && !(flags & VERIFY_ALLOW_DEAD) && seen_revoked(p, tok->id))
+		rc = error_set(SHMEMORA_E_REVOKED, "token %016llx was revoked (this host saw it "
+			       "revoked; its entry has been set back since)",
+			       (unsigned long long)tok->id);
 	uint64_t ancestor[MAX_TOKEN_DEPTH];
 	if (rc == 0 && !(flags & VERIFY_ALLOW_DEAD))
 		rc = check_ancestry(p, out, ancestor);
 	if (rc == 0 && slot && cap_fields_live(out, tok->id) && !(flags & VERIFY_ALLOW_DEAD)) {
 		slot->id = tok->id;
+		slot->seen = seen;
 		memcpy(slot->tag, tok->tag, sizeof slot->tag);
 		slot->raw = raw;
 		slot->fields = *out;

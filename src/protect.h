@@ -114,6 +114,10 @@ enum verify_flags {
 int protect_verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 		   struct cap_fields *out);
 
+/* Remembers that the token `id` was revoked (or is gone): this handle
+ * refuses it from then on, even if its entry is set back to live. */
+void protect_remember_revoked(const struct protect *p, uint64_t id);
+
 /* For a snapshot of a live entry: are all its ancestors live, and its
  * chain the one it was minted under?  0, E_REVOKED or E_TOKEN_REFUSED.
  * (list, gc and check ask this of entries nobody presented.) */

@@ -121,6 +121,7 @@ static int revoke_in_path(shmemora_pool *pool, const shmemora_token *token)
 				       &f)))
 		return rc;
 	uint64_t index = (uint64_t)captable_index(&pool->caps, token->id);
+	protect_remember_revoked(&pool->prot, f.id);
 	if (cap_state_of(f.state_word) == CAP_LIVE && !captable_revoke(&pool->caps, index, &f)) {
 		/* Changed under us: it can only have been revoked too. */
 		struct cap_fields now;
