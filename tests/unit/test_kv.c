@@ -412,6 +412,95 @@ static void entry_header_with_absurd_lengths_is_an_integrity_error(void **state)
 	assert_shm(SHMEMORA_E_CORRUPT, shmemora_kv_put(f->pool, &f->root, "t", "hdr", 3, "x", 1));
 }
 
+/* A value length raised within the block: the MAC refuses it, so a reader
+ * never copies more than the value (stale bytes of an earlier entry, maybe
+ * another namespace's, lie behind it). */
+static void raised_value_length_never_returns_more_bytes(void **state)
+{
+	struct fixture *f = *state;
+	assert_shm(0, PUT("short", "v"));
+	struct kv_entry *e = entry_of(f, "short");
+	e->value_len = 40; /* still inside the block */
+	char buf[256];
+	size_t len = 0;
+	assert_shm(SHMEMORA_E_CORRUPT, shmemora_kv_get(f->pool, &f->root, "t", "short", 5, buf,
+						       sizeof buf, &len, NULL));
+	assert_int_equal(len, 0);
+}
+
+/* A whole sealed header copied onto another block: the MAC binds it to its
+ * offset. */
+static void entry_header_moved_to_another_block_fails_its_mac(void **state)
+{
+	struct fixture *f = *state;
+	assert_shm(0, PUT("src", "source"));
+	assert_shm(0, PUT("dst", "target"));
+	struct kv_entry *src = entry_of(f, "src"), *dst = entry_of(f, "dst");
+	uint64_t seq = atomic_load(&dst->seq);
+	memcpy((uint8_t *)dst + 8, (uint8_t *)src + 8, sizeof *dst - 8); /* all but seq */
+	memcpy(dst + 1, "src", 3);
+	atomic_store(&dst->seq, seq);
+	char buf[16];
+	size_t len;
+	int rc = shmemora_kv_get(f->pool, &f->root, "t", "dst", 3, buf, sizeof buf, &len, NULL);
+	assert_true(rc == SHMEMORA_E_CORRUPT || rc == SHMEMORA_E_NOT_FOUND);
+	assert_value(f, "src", "source");
+}
+
+/* An entry's namespace changed to another one's: its MAC fails, and the
+ * other namespace's readers get nothing of it. */
+static void entry_moved_to_another_namespace_fails_its_mac(void **state)
+{
+	struct fixture *f = *state;
+	assert_shm(0, shmemora_ns_create(f->pool, &f->root, "other"));
+	assert_shm(0, shmemora_kv_put(f->pool, &f->root, "other", "x", 1, "theirs", 6));
+	assert_shm(0, PUT("mine", "secret"));
+	struct kv_entry *mine = entry_of(f, "mine"), *theirs = entry_of(f, "x");
+	mine->ns_hash = theirs->ns_hash;
+	mine->ns_gen = theirs->ns_gen;
+	char buf[16];
+	size_t len;
+	int rc = shmemora_kv_get(f->pool, &f->root, "other", "mine", 4, buf, sizeof buf, &len, NULL);
+	assert_true(rc == SHMEMORA_E_CORRUPT || rc == SHMEMORA_E_NOT_FOUND);
+}
+
+/* A slot of namespace t made to name another namespace's entry: a reader
+ * of t gets an error, never that value. */
+static void slot_redirected_to_another_namespaces_entry_returns_none_of_it(void **state)
+{
+	struct fixture *f = *state;
+	assert_shm(0, shmemora_ns_create(f->pool, &f->root, "other"));
+	assert_shm(0, shmemora_kv_put(f->pool, &f->root, "other", "victim", 6, "theirs", 6));
+	assert_shm(0, PUT("victim", "mine"));
+	/* Point t/victim's slot at other/victim's entry. */
+	raw_access(f);
+	_Atomic uint64_t *slots = pool_region(f->pool, REGION_INDEX);
+	uint64_t theirs = 0;
+	for (uint64_t i = 0; i < f->pool->sb.index_slots; i++) {
+		uint64_t off = index_slot_offset(&f->pool->index, atomic_load(&slots[i]));
+		struct kv_entry *e = off ? (struct kv_entry *)(f->pool->base + off) : NULL;
+		if (e && e->key_len == 6 && memcmp(e + 1, "victim", 6) == 0 &&
+		    memcmp((uint8_t *)(e + 1) + 6, "theirs", 6) == 0)
+			theirs = off;
+	}
+	assert_true(theirs != 0);
+	/* t's slot is the one naming the entry whose value is "mine". */
+	for (uint64_t i = 0; i < f->pool->sb.index_slots; i++) {
+		uint64_t v = atomic_load(&slots[i]);
+		uint64_t off = index_slot_offset(&f->pool->index, v);
+		struct kv_entry *e = off ? (struct kv_entry *)(f->pool->base + off) : NULL;
+		if (e && e->key_len == 6 && memcmp((uint8_t *)(e + 1) + 6, "mine", 4) == 0) {
+			uint64_t mask = (1ULL << SLOT_OFFSET_BITS) - 1;
+			atomic_store(&slots[i], (v & ~mask) | (theirs / 64));
+		}
+	}
+	char buf[16] = { 0 };
+	size_t len = 0;
+	int rc = shmemora_kv_get(f->pool, &f->root, "t", "victim", 6, buf, sizeof buf, &len, NULL);
+	assert_true(rc == SHMEMORA_E_NOT_FOUND || rc == SHMEMORA_E_CORRUPT);
+	assert_int_equal(buf[0], 0);
+}
+
 static void damaged_free_list_is_not_followed(void **state)
 {
 	struct fixture *f = *state;
@@ -493,6 +582,10 @@ int main(void)
 		T(slot_pointing_outside_the_partitions_is_an_integrity_error),
 		T(slot_with_garbage_offsets_never_crashes),
 		T(entry_header_with_absurd_lengths_is_an_integrity_error),
+		T(raised_value_length_never_returns_more_bytes),
+		T(entry_header_moved_to_another_block_fails_its_mac),
+		T(entry_moved_to_another_namespace_fails_its_mac),
+		T(slot_redirected_to_another_namespaces_entry_returns_none_of_it),
 		T(damaged_free_list_is_not_followed),
 		T(raw_region_writes_cannot_reach_the_store),
 		T(stats_count_keys_and_namespaces),
