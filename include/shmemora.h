@@ -93,6 +93,7 @@ enum shmemora_error {
 	SHMEMORA_E_QUOTA = -4030,         /* a token's or namespace's quota would be passed */
 	SHMEMORA_E_CONTENDED = -4031,     /* concurrent writers kept changing it: try again */
 	SHMEMORA_E_READ_ONLY = -4032,     /* a write through an observer handle */
+	SHMEMORA_E_PERMISSION = -4033,    /* this user may not open the pool or its key file */
 };
 
 /** Returns a short, static description of an error code (never NULL). */
@@ -193,6 +194,14 @@ SHMEMORA_API int shmemora_config_set_observer(shmemora_config *cfg, int on);
  * Default: the pool path plus ".root-token".  The string is copied.
  */
 SHMEMORA_API int shmemora_config_set_root_token_file(shmemora_config *cfg, const char *path);
+/**
+ * Share a new pool with a group (create; default -1: the creator's alone).
+ * The pool file becomes mode 0660 and the key file 0640, both owned by group
+ * `gid`, so that its members can attach; the root token file stays 0600.
+ * Attach accepts a key file readable by the pool file's group and nobody
+ * else.  The creator must be root or a member of the group (E_PERMISSION).
+ */
+SHMEMORA_API int shmemora_config_set_group(shmemora_config *cfg, long gid);
 /**
  * create: overwrite a device (devdax) that already holds a pool.
  * destroy: remove the pool even though hosts appear to be attached.

@@ -3,6 +3,7 @@
  */
 #include "backend.h"
 #include "error.h"
+#include "files.h"
 #include "layout.h"
 
 #include <errno.h>
@@ -109,6 +110,7 @@ static int classify(const char *path, struct backend *be)
 		return error_set(SHMEMORA_E_IO, "stat %s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return error_set(SHMEMORA_E_BAD_PATH, "%s is a directory, not a pool file", path);
+	be->gid = (long)st.st_gid;
 	if (S_ISCHR(st.st_mode))
 		return classify_devdax(path, &st, be);
 	if (!S_ISREG(st.st_mode))
@@ -149,6 +151,13 @@ int backend_open(const char *path, int writable, struct backend *be)
 		if (e == EISDIR)
 			return error_set(SHMEMORA_E_BAD_PATH, "%s is a directory, not a pool file",
 					 path);
+		if (e == EACCES || e == EPERM)
+			return error_set(SHMEMORA_E_PERMISSION,
+					 "cannot open %s%s: permission denied: this user may not use "
+					 "the pool; ask its administrator to add you to the pool's "
+					 "group (see 'shmemora create --group')%s", path,
+					 writable ? " for writing" : "",
+					 writable ? ", or read it as an observer" : "");
 		return error_set(SHMEMORA_E_IO, "cannot open %s: %s", path, strerror(e));
 	}
 	int rc = classify(path, be);
@@ -205,6 +214,14 @@ int backend_create(const char *path, struct backend *be, int *created)
 		unlink(path);
 		*created = 0;
 	}
+	return rc;
+}
+
+int backend_share(struct backend *be, const char *path, long gid)
+{
+	int rc = files_share_with_group(be->fd, path, "pool file", gid, 0660);
+	if (rc == 0 && gid >= 0)
+		be->gid = gid;
 	return rc;
 }
 

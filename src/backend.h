@@ -35,6 +35,7 @@ struct backend {
 	uint64_t size;           /* bytes usable from `offset` on (file or device size) */
 	uint64_t offset;         /* where the pool starts in the file ("FILE@OFFSET") */
 	int existing;            /* a medium this library did not make: devdax, FILE@OFFSET */
+	long gid;                /* the file's or device's group */
 };
 
 /* Opens an existing pool path (read-only or read-write) and classifies it.
@@ -46,6 +47,9 @@ int backend_open(const char *path, int writable, struct backend *be);
  * devdax path or FILE@OFFSET opens the existing medium.  *created tells
  * whether a file was made. */
 int backend_create(const char *path, struct backend *be, int *created);
+
+/* A new pool file shared with group `gid` (mode 0660; -1: stay 0600). */
+int backend_share(struct backend *be, const char *path, long gid);
 
 /* Sizes a new file to `size`: ftruncate, then reserves its blocks
  * (posix_fallocate) after applying the NUMA binding (node >= 0). */

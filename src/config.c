@@ -15,6 +15,7 @@ static const struct shmemora_config defaults = {
 	.numa_node = -1,
 	.lease_ms = DEFAULT_LEASE_MS,
 	.host_id = -1,
+	.group = -1,
 };
 
 const struct shmemora_config *config_or_default(const struct shmemora_config *cfg)
@@ -187,6 +188,15 @@ int shmemora_config_set_host_id(shmemora_config *cfg, int host_id)
 		return error_set(SHMEMORA_E_INVALID, "host id %d out of range -1..%u", host_id,
 				 MAX_HOSTS - 1);
 	cfg->host_id = host_id;
+	return 0;
+}
+
+int shmemora_config_set_group(shmemora_config *cfg, long gid)
+{
+	REQUIRE_CFG(cfg);
+	if (gid < -1 || gid > (long)UINT32_MAX - 1)
+		return error_set(SHMEMORA_E_INVALID, "group id %ld out of range", gid);
+	cfg->group = gid;
 	return 0;
 }
 

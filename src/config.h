@@ -24,6 +24,7 @@ struct shmemora_config {
 	uint32_t lease_ms;
 	int host_id;            /* -1: any */
 	int force;
+	long group;             /* -1: none; else the group a new pool is shared with */
 	int observer;           /* attach without a host slot */
 };
 

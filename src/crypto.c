@@ -9,6 +9,7 @@
  */
 #include "crypto.h"
 #include "error.h"
+#include "files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +79,7 @@ static int hex_value(char c)
 	return -1;
 }
 
-int crypto_key_save(const struct pool_key *key, const char *path)
+int crypto_key_save(const struct pool_key *key, const char *path, long gid)
 {
 	char line[KEY_FILE_LEN + 1];
 	char hex[2 * POOL_KEY_BYTES + 1];
@@ -97,6 +98,13 @@ int crypto_key_save(const struct pool_key *key, const char *path)
 		return error_set(SHMEMORA_E_KEY, "cannot create key file %s: %s", path,
 				 strerror(e));
 	}
+	int rc = files_share_with_group(fd, path, "key file", gid, 0640);
+	if (rc) {
+		crypto_wipe(line, sizeof line);
+		close(fd);
+		unlink(path);
+		return rc;
+	}
 	ssize_t w = write(fd, line, (size_t)n);
 	int e = errno;
 	crypto_wipe(line, sizeof line);
@@ -110,32 +118,47 @@ int crypto_key_save(const struct pool_key *key, const char *path)
 	return 0;
 }
 
-int crypto_key_load(struct pool_key *key, const char *path)
+/* Who may read a key file: its owner, and the pool file's group when the
+ * pool was created for a group (mode 0640, that group); nobody else, and
+ * nobody but the owner may write it. */
+static int check_key_mode(const char *path, const struct stat *st, long pool_gid)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return error_set(SHMEMORA_E_KEY,
-					 "key file %s not found: give the pool's key with "
-					 "--key-file or SHMEMORA_KEY_FILE", path);
-		return error_set(SHMEMORA_E_KEY, "cannot open key file %s: %s", path,
-				 strerror(errno));
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return error_set(SHMEMORA_E_KEY, "key file %s is not a regular file", path);
-	}
-	if (st.st_mode & 077) {
-		close(fd);
+	mode_t m = st->st_mode & 07777;
+	if (!(m & 0077))
+		return 0;
+	if (!(m & 0037) && pool_gid >= 0 && st->st_gid == (gid_t)pool_gid)
+		return 0;
+	if (!(m & 0037))
 		return error_set(SHMEMORA_E_KEY,
-				 "key file %s is accessible by group or others (mode %04o); "
-				 "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-	}
+				 "key file %s is readable by group %u, which is not the pool "
+				 "file's group: run chgrp to the pool's group, or chmod 600 %s",
+				 path, (unsigned)st->st_gid, path);
+	return error_set(SHMEMORA_E_KEY,
+			 "key file %s is accessible by others or writable by its group (mode "
+			 "%04o); run: chmod 600 %s (or 640 for a pool shared with a group)", path,
+			 (unsigned)m, path);
+}
+
+int crypto_key_load(struct pool_key *key, const char *path, long pool_gid)
+{
 	char line[KEY_FILE_LEN + 2];
-	ssize_t n = read(fd, line, sizeof line);
-	close(fd);
-	int ok = n == (ssize_t)KEY_FILE_LEN &&
+	size_t n;
+	struct stat st;
+	int rc = files_read_small(path, line, sizeof line, &n, &st);
+	if (rc == -ENOENT)
+		return error_set(SHMEMORA_E_KEY,
+				 "key file %s not found: give the pool's key with "
+				 "--key-file or SHMEMORA_KEY_FILE", path);
+	if (rc == -EACCES || rc == -EPERM)
+		return error_set(SHMEMORA_E_PERMISSION,
+				 "key file %s: permission denied: this user may not read the pool's "
+				 "key; ask its administrator to add you to the pool's group (see "
+				 "'shmemora create --group')", path);
+	if (rc)
+		return error_set(SHMEMORA_E_KEY, "key file %s %s", path, files_problem(rc));
+	if ((rc = check_key_mode(path, &st, pool_gid)))
+		return rc;
+	int ok = n == KEY_FILE_LEN &&
 		 memcmp(line, KEY_FILE_TAG, sizeof(KEY_FILE_TAG) - 1) == 0 &&
 		 line[KEY_FILE_LEN - 1] == '\n';
 	const char *hex = line + sizeof(KEY_FILE_TAG) - 1;

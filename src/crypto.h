@@ -30,13 +30,17 @@ int crypto_key_generate(struct pool_key *key);
  * first 16 bytes. */
 void crypto_key_compute_id(struct pool_key *key);
 
-/* Writes the key file: created exclusively, mode 0600, fsynced.
- * E_EXISTS if the file exists, E_KEY if it cannot be written. */
-int crypto_key_save(const struct pool_key *key, const char *path);
+/* Writes the key file: created exclusively, mode 0600 (0640 and group
+ * `gid` for a pool shared with a group; -1 for none), fsynced.  E_EXISTS if
+ * the file exists, E_KEY if it cannot be written, E_PERMISSION. */
+int crypto_key_save(const struct pool_key *key, const char *path, long gid);
 
-/* Reads and validates a key file.  E_KEY for a missing, unreadable,
- * malformed or group/world-accessible file (the message says which). */
-int crypto_key_load(struct pool_key *key, const char *path);
+/* Reads and validates a key file.  E_KEY for a missing, malformed or too
+ * open file (the message says which), E_PERMISSION when this user may not
+ * read it.  The file may be readable by its owner only (mode 0600), or also
+ * by group `pool_gid` (mode 0640: a pool created for a group; -1 for
+ * none). */
+int crypto_key_load(struct pool_key *key, const char *path, long pool_gid);
 
 /* HMAC-SHA256 of `len` bytes under the pool key. */
 int crypto_mac(const struct pool_key *key, const void *data, size_t len,
@@ -56,5 +60,6 @@ void crypto_wipe(void *buf, size_t len);
 
 /* Lower-case hex of `len` bytes into `out` (2*len+1 bytes). */
 void hex_encode(const uint8_t *in, size_t len, char *out);
+
 
 #endif

@@ -92,6 +92,7 @@ const char *shmemora_strerror(int err)
 				   "changing it; try again";
 	case SHMEMORA_E_READ_ONLY: return "SHMEMORA_E_READ_ONLY: observer handle: writes "
 				  "refused";
+	case SHMEMORA_E_PERMISSION: return "SHMEMORA_E_PERMISSION: permission denied";
 	}
 	return "unknown error code";
 }

@@ -365,6 +365,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	uint8_t *saved = NULL;
 	int written = 0;
 	if ((rc = backend_create(path, &be, &file_created)) ||
+	    (file_created && (rc = backend_share(&be, path, cfg->group))) ||
 	    (rc = check_secret_paths(&be, cfg, path)) ||
 	    (rc = check_device_unused(&be, path, cfg->force)))
 		goto fail;
@@ -401,7 +402,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	    (rc = check_absent("root token file", root_path)) ||
 	    (rc = crypto_key_generate(&pool->key)))
 		goto fail;
-	if ((rc = crypto_key_save(&pool->key, key_path)))
+	if ((rc = crypto_key_save(&pool->key, key_path, file_created ? cfg->group : -1)))
 		goto fail;
 	key_created = 1;
 	if (be.existing && (rc = save_medium(pool, &saved)))
@@ -450,7 +451,7 @@ static int open_verified(const char *path, int writable, const char *key_path,
 	if ((rc = superblock_read(be, sb, from_backup)))
 		goto fail;
 	if (key_path) {
-		if ((rc = crypto_key_load(key, key_path)) ||
+		if ((rc = crypto_key_load(key, key_path, be->gid)) ||
 		    (rc = superblock_verify_key(sb, key)))
 			goto fail;
 	}

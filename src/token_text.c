@@ -10,6 +10,7 @@
  */
 #include "crypto.h"
 #include "error.h"
+#include "files.h"
 #include "shmemora.h"
 
 #include <ctype.h>
@@ -29,6 +30,7 @@
 #define AT_TAG (AT_ID + 16 + 1)
 #define AT_SUM (AT_TAG + 32 + 1)
 #define TEXT_LEN (AT_SUM + 8)
+#define TOKEN_FILE_MAX 4096      /* a token and white space: anything larger is not one */
 _Static_assert(TEXT_LEN == SHMEMORA_TOKEN_TEXT_LEN, "documented token length");
 
 static const char right_letters[] = "rwidg"; /* bit i is right_letters[i] */
@@ -138,18 +140,23 @@ int shmemora_token_load(const char *path, shmemora_token *out)
 	error_clear();
 	if (!path || !out)
 		return error_set(SHMEMORA_E_INVALID, "token_load: path and out are required");
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return error_set(errno == ENOENT ? SHMEMORA_E_NOT_FOUND : SHMEMORA_E_IO,
-				 "cannot open token file %s: %s", path, strerror(errno));
-	char buf[TEXT_LEN + 64];
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n < 0)
-		return error_set(SHMEMORA_E_IO, "cannot read token file %s: %s", path,
-				 strerror(errno));
+	/* The whole file, which must hold the token and nothing else but white
+	 * space: junk after a token is refused, not ignored. */
+	char buf[TOKEN_FILE_MAX + 1];
+	size_t n;
+	struct stat st;
+	int rc = files_read_small(path, buf, TOKEN_FILE_MAX, &n, &st);
+	if (rc == -ENOENT)
+		return error_set(SHMEMORA_E_NOT_FOUND, "token file %s not found", path);
+	if (rc == -EACCES || rc == -EPERM)
+		return error_set(SHMEMORA_E_PERMISSION, "token file %s: permission denied", path);
+	if (rc)
+		return error_set(SHMEMORA_E_INVALID, "token file %s %s", path, files_problem(rc));
 	buf[n] = '\0';
-	int rc = shmemora_token_parse(buf, out);
+	if (strlen(buf) != n)
+		rc = error_set(SHMEMORA_E_TOKEN_MALFORMED, "a NUL byte in it");
+	else
+		rc = shmemora_token_parse(buf, out);
 	crypto_wipe(buf, sizeof buf);
 	return rc ? error_wrap(rc, "token file %s", path) : 0;
 }

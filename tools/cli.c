@@ -42,6 +42,7 @@ int exit_code_for(int err)
 	case SHMEMORA_E_NO_SLOT:
 	case SHMEMORA_E_QUOTA:
 	case SHMEMORA_E_READ_ONLY:
+	case SHMEMORA_E_PERMISSION:
 		return EXIT_DENIED;
 	case SHMEMORA_E_TOO_SMALL:
 		return EXIT_USAGE;

@@ -3,6 +3,8 @@
  */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
 #include "crypto.h"
 
 #include <fcntl.h>
@@ -14,11 +16,11 @@ static void key_file_round_trips_with_mode_0600(void **state)
 	test_pool_path(path, sizeof path, "key");
 	struct pool_key key, loaded;
 	assert_shm(0, crypto_key_generate(&key));
-	assert_shm(0, crypto_key_save(&key, path));
+	assert_shm(0, crypto_key_save(&key, path, -1));
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_shm(0, crypto_key_load(&loaded, path));
+	assert_shm(0, crypto_key_load(&loaded, path, -1));
 	assert_memory_equal(key.bytes, loaded.bytes, POOL_KEY_BYTES);
 	assert_memory_equal(key.id, loaded.id, KEY_ID_BYTES);
 	unlink(path);
@@ -32,9 +34,9 @@ static void existing_key_file_is_never_overwritten(void **state)
 	struct pool_key a, b;
 	assert_shm(0, crypto_key_generate(&a));
 	assert_shm(0, crypto_key_generate(&b));
-	assert_shm(0, crypto_key_save(&a, path));
+	assert_shm(0, crypto_key_save(&a, path, -1));
 	struct file_snapshot snap = test_snapshot(path);
-	assert_shm(SHMEMORA_E_EXISTS, crypto_key_save(&b, path));
+	assert_shm(SHMEMORA_E_EXISTS, crypto_key_save(&b, path, -1));
 	assert_unchanged(snap, path);
 	unlink(path);
 }
@@ -67,13 +69,13 @@ static void malformed_key_files_are_refused(void **state)
 	struct pool_key key;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		write_key_text(path, bad[i], 0600);
-		assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path));
+		assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path, -1));
 		assert_non_null(strstr(shmemora_errmsg(), "malformed"));
 	}
 	write_key_text(path,
 		       "shmemora-key-v1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
 		       0600);
-	assert_shm(0, crypto_key_load(&key, path));
+	assert_shm(0, crypto_key_load(&key, path, -1));
 	assert_int_equal(key.bytes[31], 0x1f);
 	unlink(path);
 }
@@ -85,10 +87,93 @@ static void key_open_to_others_is_refused(void **state)
 	test_pool_path(path, sizeof path, "keyperm");
 	struct pool_key key;
 	assert_shm(0, crypto_key_generate(&key));
-	assert_shm(0, crypto_key_save(&key, path));
-	chmod(path, 0640);
-	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path));
+	assert_shm(0, crypto_key_save(&key, path, -1));
+	chmod(path, 0640); /* readable by a group that is not the pool's */
+	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path, -1));
 	assert_non_null(strstr(shmemora_errmsg(), "chmod 600"));
+	chmod(path, 0604);
+	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path, -1));
+	chmod(path, 0660); /* group-writable: never */
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path, (long)st.st_gid));
+	unlink(path);
+}
+
+/* A pool shared with a group: its key file is 0640 and owned by the pool
+ * file's group, which attach accepts; the same mode with another group is
+ * refused. */
+static void key_readable_by_the_pools_group_is_accepted(void **state)
+{
+	(void)state;
+	char path[256];
+	test_pool_path(path, sizeof path, "keygroup");
+	struct pool_key key;
+	assert_shm(0, crypto_key_generate(&key));
+	assert_shm(0, crypto_key_save(&key, path, (long)getgid()));
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_shm(0, crypto_key_load(&key, path, (long)st.st_gid));
+	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path, (long)st.st_gid + 1));
+	assert_non_null(strstr(shmemora_errmsg(), "not the pool"));
+	unlink(path);
+}
+
+/* A FIFO, a directory or a symbolic link where the key file should be is
+ * refused at once: nothing blocks waiting for a writer. */
+static void key_file_that_is_not_a_regular_file_is_refused_without_blocking(void **state)
+{
+	(void)state;
+	char path[256], real[300];
+	test_pool_path(path, sizeof path, "keyfifo");
+	struct pool_key key;
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10); /* a block here would end the test as SIGALRM */
+	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path, -1));
+	assert_non_null(strstr(shmemora_errmsg(), "not a regular file"));
+	unlink(path);
+	snprintf(real, sizeof real, "%s.real", path);
+	assert_shm(0, crypto_key_generate(&key));
+	assert_shm(0, crypto_key_save(&key, real, -1));
+	assert_int_equal(symlink(real, path), 0);
+	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, path, -1));
+	assert_non_null(strstr(shmemora_errmsg(), "symbolic link"));
+	alarm(0);
+	unlink(path);
+	unlink(real);
+}
+
+/* Token files: a FIFO is refused without blocking, and a token followed by
+ * anything but white space is malformed, wherever the junk starts. */
+static void token_file_with_junk_or_not_a_file_is_refused(void **state)
+{
+	(void)state;
+	char path[256];
+	test_pool_path(path, sizeof path, "tokfile");
+	shmemora_token t = { .key_hint = 0x1234, .id = 42 };
+	char text[SHMEMORA_TOKEN_TEXT_LEN + 1];
+	assert_shm(0, shmemora_token_format(&t, text, sizeof text));
+	size_t junk_at[] = { 1, 100, 200, 3000 };
+	for (size_t i = 0; i < sizeof junk_at / sizeof junk_at[0]; i++) {
+		FILE *fp = fopen(path, "w");
+		fprintf(fp, "%s\n%*sx\n", text, (int)junk_at[i], "");
+		fclose(fp);
+		shmemora_token got;
+		assert_shm(SHMEMORA_E_TOKEN_MALFORMED, shmemora_token_load(path, &got));
+	}
+	FILE *fp = fopen(path, "w");
+	fprintf(fp, "  %s \n\n", text);
+	fclose(fp);
+	shmemora_token got;
+	assert_shm(0, shmemora_token_load(path, &got));
+	assert_true(got.id == 42);
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_shm(SHMEMORA_E_INVALID, shmemora_token_load(path, &got));
+	assert_non_null(strstr(shmemora_errmsg(), "not a regular file"));
+	alarm(0);
 	unlink(path);
 }
 
@@ -96,7 +181,7 @@ static void missing_key_file_says_how_to_name_one(void **state)
 {
 	(void)state;
 	struct pool_key key;
-	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, "/dev/shm/shmemora-no-such-key"));
+	assert_shm(SHMEMORA_E_KEY, crypto_key_load(&key, "/dev/shm/shmemora-no-such-key", -1));
 	assert_non_null(strstr(shmemora_errmsg(), "--key-file"));
 }
 
@@ -172,6 +257,9 @@ int main(void)
 		cmocka_unit_test(existing_key_file_is_never_overwritten),
 		cmocka_unit_test(malformed_key_files_are_refused),
 		cmocka_unit_test(key_open_to_others_is_refused),
+		cmocka_unit_test(key_readable_by_the_pools_group_is_accepted),
+		cmocka_unit_test(key_file_that_is_not_a_regular_file_is_refused_without_blocking),
+		cmocka_unit_test(token_file_with_junk_or_not_a_file_is_refused),
 		cmocka_unit_test(missing_key_file_says_how_to_name_one),
 		cmocka_unit_test(key_id_is_a_deterministic_fingerprint),
 		cmocka_unit_test(hmac_matches_rfc2104_construction),
