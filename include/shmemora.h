@@ -749,6 +749,37 @@ typedef struct shmemora_kv_item {
 SHMEMORA_API int shmemora_kv_multi_get(shmemora_pool *pool, const shmemora_token *token,
 				       const char *ns, shmemora_kv_item *items, size_t count);
 
+/** One key met by shmemora_kv_scan.  The pointers are valid during the
+ *  callback only. */
+typedef struct shmemora_scan_item {
+	const void *key;
+	size_t key_len;
+	const void *value;   /* NULL unless values were asked for */
+	size_t value_len;    /* set in both cases */
+	uint64_t version;
+} shmemora_scan_item;
+
+/**
+ * Iterates over the keys of namespace `ns` that the token reaches (every
+ * key for a pool or namespace token; its one key for a key token), calling
+ * `visit` for each until it returns nonzero (which stops the scan and is
+ * returned) or `count` keys were visited.  Start with *cursor = 0; after
+ * each call *cursor is where to go on, and 0 once the whole namespace was
+ * walked (as Redis SCAN).  With `with_values`, each item carries a copy of
+ * its value, read whole.  Needs r.
+ *
+ * Guarantees, under concurrent writers: every key present in the namespace
+ * from the scan's first call to its last is visited exactly once; a key
+ * visited existed at some moment during the scan (its value and version as
+ * of that moment); keys inserted or deleted meanwhile may or may not be
+ * visited.  The cursor is a position in the index, valid for any handle of
+ * the pool.  E_INVALID for a cursor past the index.
+ */
+SHMEMORA_API int shmemora_kv_scan(shmemora_pool *pool, const shmemora_token *token,
+				  const char *ns, uint64_t *cursor, size_t count, int with_values,
+				  int (*visit)(void *arg, const shmemora_scan_item *item),
+				  void *arg);
+
 /** What `shmemora stats` shows. */
 typedef struct shmemora_stats {
 	uint64_t keys;               /* published keys, namespaces not counted */

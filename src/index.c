@@ -65,49 +65,63 @@ uint64_t index_slot_load(const struct kv_index *ix, uint64_t pos)
 	return atomic_load(s); /* seq_cst: see index.h */
 }
 
-/* Reads the entry slot `s` (holding `v`) names, with its key and MAC, for a
- * walk: 1 and item filled, 0 to skip it. */
-static int walk_item(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v, uint8_t *keybuf,
-		     struct index_item *item)
+/* Reads the entry slot position `pos` names, with its key and MAC, for a
+ * walk: 1 and item filled, 0 when the slot is empty, tentative or names an
+ * invalid entry, or E_CONTENDED.  An entry replaced under us leaves the slot
+ * naming its successor (a replace keeps the slot): read that instead, so a
+ * key present throughout is never skipped. */
+static int walk_item(struct kv_index *ix, uint64_t pos, uint8_t *keybuf, struct index_item *item)
 {
-	uint64_t off = index_slot_offset(ix, v);
-	/* A few tries: an entry retired under us leaves its slot changed too. */
-	for (int tries = 0; off && tries < 8; tries++) {
+	for (int attempt = 0; attempt < FIND_ATTEMPTS; attempt++) {
+		uint64_t v = index_slot_load(ix, pos);
+		if (v == 0 || index_slot_is_tentative(v))
+			return 0;
+		uint64_t off = index_slot_offset(ix, v);
+		if (!off)
+			return 0;
 		int m = entry_read(ix->entries, off, NULL, &item->snap);
 		if (m < ENTRY_RETRY)
 			return 0;
-		if (m == ENTRY_OTHER) {
-			entry_copy_key(ix->entries, &item->snap, keybuf);
-			if (!entry_unchanged(ix->entries, &item->snap))
-				continue;
-			if (!entry_mac_ok(ix->entries, &item->snap, keybuf))
-				return 0;
-			item->slot = s;
-			item->slot_value = v;
-			item->key = keybuf;
-			return 1;
-		}
-		if (index_slot_load(ix, (uint64_t)(s - ix->slots)) != v)
+		if (m == ENTRY_RETRY)
+			continue;
+		entry_copy_key(ix->entries, &item->snap, keybuf);
+		if (!entry_unchanged(ix->entries, &item->snap))
+			continue;
+		if (!entry_mac_ok(ix->entries, &item->snap, keybuf))
 			return 0;
+		item->pos = pos;
+		item->slot = &ix->slots[pos];
+		item->slot_value = v;
+		item->key = keybuf;
+		return 1;
 	}
-	return 0;
+	return error_set(SHMEMORA_E_CONTENDED, "index slot %llu kept changing during a walk",
+			 (unsigned long long)pos);
 }
 
 int index_walk(struct kv_index *ix, uint64_t from, uint8_t *keybuf, index_visit visit,
 	       void *arg, uint64_t *next)
 {
 	for (uint64_t pos = from; pos < ix->count; pos++) {
-		uint64_t v = index_slot_load(ix, pos);
-		if (v == 0 || index_slot_is_tentative(v))
-			continue;
-		struct index_item item = { .pos = pos };
-		if (!walk_item(ix, &ix->slots[pos], v, keybuf, &item))
-			continue;
-		int rc = visit(arg, &item);
-		if (rc) {
-			if (next)
-				*next = pos + 1;
-			return rc;
+		for (int again = 0; again < FIND_ATTEMPTS; again++) {
+			struct index_item item;
+			int got = walk_item(ix, pos, keybuf, &item);
+			if (got < 0) {
+				if (next)
+					*next = pos;
+				return got;
+			}
+			if (!got)
+				break;
+			int rc = visit(arg, &item);
+			if (rc == INDEX_WALK_AGAIN)
+				continue;
+			if (rc) {
+				if (next)
+					*next = pos + 1;
+				return rc;
+			}
+			break;
 		}
 	}
 	if (next)

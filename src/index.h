@@ -95,9 +95,11 @@ struct index_item {
 	const uint8_t *key;
 };
 
-/* What index_walk calls for each item: 0 to go on, anything else to stop
- * (index_walk then returns it). */
+/* What index_walk calls for each item: 0 to go on, INDEX_WALK_AGAIN to have
+ * the same slot read again (its entry changed while the visitor read it),
+ * anything else to stop (index_walk then returns it). */
 typedef int (*index_visit)(void *arg, const struct index_item *item);
+#define INDEX_WALK_AGAIN 0x7fff0001
 
 /*
  * Visits the confirmed, valid entries of slots [from, count) in slot order
@@ -105,7 +107,8 @@ typedef int (*index_visit)(void *arg, const struct index_item *item);
  * are skipped (`check` reports them).  Stops early when `visit` returns
  * nonzero; *next (if not NULL) is then the position after the one that
  * stopped, else `count`.  Because a published key keeps its slot until it
- * is deleted, a key present for a whole walk is visited exactly once.
+ * is deleted (a replace keeps the slot), a key present for a whole walk is
+ * visited exactly once.  E_CONTENDED when a slot never held still.
  */
 int index_walk(struct kv_index *ix, uint64_t from, uint8_t *keybuf, index_visit visit,
 	       void *arg, uint64_t *next);

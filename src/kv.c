@@ -24,6 +24,8 @@
 #include "op.h"
 #include "timing.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WRITE_ATTEMPTS 100000
@@ -359,6 +361,86 @@ int shmemora_kv_multi_get(shmemora_pool *pool, const shmemora_token *token, cons
 			it->rc = get_one(&op, &k, hash, it->buf, it->cap, &it->value_len,
 					 &it->version);
 	}
+	op_end(&op);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- scan */
+
+struct scan {
+	struct kv_op *op;
+	int with_values;
+	uint8_t *value;                 /* max_value bytes when values are asked */
+	size_t left;                    /* keys still to visit in this call */
+	int (*visit)(void *arg, const shmemora_scan_item *item);
+	void *arg;
+	int stopped;                    /* what visit returned, if nonzero */
+};
+
+/* One entry of the walk: a key of the namespace the token reaches? */
+static int scan_item(void *arg, const struct index_item *it)
+{
+	struct scan *sc = arg;
+	struct kv_op *op = sc->op;
+	const struct entry_snap *e = &it->snap;
+	if (e->ns_hash != op->ns.hash || e->ns_gen != op->ns.gen)
+		return 0;
+	if (op->token.scope == SHMEMORA_SCOPE_KEY &&
+	    !protect_reaches_key(&op->token, secrets_key_hash(op->pool->secrets, e->ns_hash,
+								   it->key, e->key_len)))
+		return 0;
+	shmemora_scan_item item = { it->key, e->key_len, NULL, e->value_len, e->version };
+	if (sc->with_values) {
+		entry_copy_value(&op->pool->entries, e, sc->value);
+		if (!entry_unchanged(&op->pool->entries, e))
+			return INDEX_WALK_AGAIN; /* replaced meanwhile: read its successor */
+		item.value = sc->value;
+	}
+	int rc = sc->visit(sc->arg, &item);
+	if (rc) {
+		sc->stopped = rc;
+		return 1;
+	}
+	return --sc->left == 0;
+}
+
+static int scan_in_path(struct kv_op *op, const char *ns, uint64_t *cursor, struct scan *sc)
+{
+	shmemora_pool *pool = op->pool;
+	if (*cursor >= pool->index.count)
+		return error_set(SHMEMORA_E_INVALID, "scan cursor %llu is past the index (%llu slots)",
+				 (unsigned long long)*cursor, (unsigned long long)pool->index.count);
+	int rc = op_namespace(op, ns, COVER_SOME_KEYS);
+	if (rc)
+		return rc;
+	uint8_t *keybuf = malloc(pool->sb.max_key);
+	sc->value = sc->with_values ? malloc(pool->sb.max_value ? pool->sb.max_value : 1) : NULL;
+	if (!keybuf || (sc->with_values && !sc->value)) {
+		free(keybuf);
+		free(sc->value);
+		return error_set(SHMEMORA_E_NOMEM, "out of memory for a scan");
+	}
+	uint64_t next;
+	rc = index_walk(&pool->index, *cursor, keybuf, scan_item, sc, &next);
+	*cursor = next >= pool->index.count ? 0 : next;
+	free(keybuf);
+	free(sc->value);
+	if (sc->stopped)
+		return sc->stopped;
+	return rc < 0 ? rc : 0;
+}
+
+int shmemora_kv_scan(shmemora_pool *pool, const shmemora_token *token, const char *ns,
+		     uint64_t *cursor, size_t count, int with_values,
+		     int (*visit)(void *arg, const shmemora_scan_item *item), void *arg)
+{
+	struct kv_op op;
+	int rc = op_begin(&op, pool, token, SHMEMORA_RIGHT_READ);
+	if (rc == 0 && (!cursor || !visit))
+		rc = error_set(SHMEMORA_E_INVALID, "scan: cursor and visit are required");
+	struct scan sc = { &op, with_values, NULL, count ? count : SIZE_MAX, visit, arg, 0 };
+	if (rc == 0)
+		rc = scan_in_path(&op, ns, cursor, &sc);
 	op_end(&op);
 	return rc;
 }
