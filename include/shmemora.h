@@ -130,6 +130,12 @@ enum shmemora_coherence {
 	SHMEMORA_FLUSH = 1,
 };
 
+/* Limits every pool shares (a pool's own are in shmemora_info). */
+#define SHMEMORA_MAX_HOSTS 4096u          /* host slots */
+#define SHMEMORA_MAX_KEY_LIMIT 65536u     /* the largest max key a pool may have */
+#define SHMEMORA_MAX_VALUE_LIMIT (32u << 20) /* the largest max value */
+#define SHMEMORA_NS_NAME_MAX 255          /* bytes in a namespace name */
+
 /** Allocates a config with every default.  Free with shmemora_config_delete(). */
 SHMEMORA_API int shmemora_config_new(shmemora_config **out);
 /** Frees a config; NULL is accepted. */
@@ -194,6 +200,14 @@ SHMEMORA_API int shmemora_config_set_observer(shmemora_config *cfg, int on);
  * Default: the pool path plus ".root-token".  The string is copied.
  */
 SHMEMORA_API int shmemora_config_set_root_token_file(shmemora_config *cfg, const char *path);
+/**
+ * Where the root token of pool `path` is (or is to be) written under `cfg`
+ * (NULL for the defaults): the config's root token file, else the pool
+ * path plus ".root-token".  E_INVALID when it does not fit `len` bytes.
+ * The one place that default is decided; the CLI asks here too.
+ */
+SHMEMORA_API int shmemora_root_token_path(const char *path, const shmemora_config *cfg,
+					  char *out, size_t len);
 /**
  * Share a new pool with a group (create; default -1: the creator's alone).
  * The pool file becomes mode 0660 and the key file 0640, both owned by group

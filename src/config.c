@@ -240,6 +240,15 @@ int config_root_token_path(const struct shmemora_config *cfg, const char *path, 
 	return 0;
 }
 
+int shmemora_root_token_path(const char *path, const shmemora_config *cfg, char *out,
+			     size_t len)
+{
+	error_clear();
+	if (!path || !*path || !out)
+		return error_set(SHMEMORA_E_INVALID, "root_token_path: path and out are required");
+	return config_root_token_path(config_or_default(cfg), path, out, len);
+}
+
 int config_secret_paths(const struct shmemora_config *cfg, const char *path, char *key_path,
 			char *root_path)
 {

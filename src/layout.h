@@ -37,6 +37,8 @@
 #ifndef SHMEMORA_LAYOUT_H
 #define SHMEMORA_LAYOUT_H
 
+#include "shmemora.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,11 +58,11 @@
 #define DEFAULT_POOL_SIZE (1ULL << 30)
 #define MAX_POOL_SIZE (1ULL << 42)        /* 4 TiB: what 64-byte references reach */
 #define DEFAULT_HOSTS 8u
-#define MAX_HOSTS 4096u
+#define MAX_HOSTS SHMEMORA_MAX_HOSTS
 #define DEFAULT_MAX_KEY 1024u
 #define DEFAULT_MAX_VALUE (1u << 20)
-#define MAX_VALUE_LIMIT (32u << 20)       /* keeps the size classes within 40 */
-#define MAX_KEY_LIMIT (64u << 10)
+#define MAX_VALUE_LIMIT SHMEMORA_MAX_VALUE_LIMIT /* keeps the size classes within 40 */
+#define MAX_KEY_LIMIT SHMEMORA_MAX_KEY_LIMIT
 #define DEFAULT_LEASE_MS 30000u
 #define MAX_CAPABILITIES (1ULL << 24)
 #define MAX_INDEX_SLOTS (1ULL << 34)

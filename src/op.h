@@ -15,7 +15,7 @@
 
 #include <stdbool.h>
 
-#define NS_NAME_MAX 255
+#define NS_NAME_MAX SHMEMORA_NS_NAME_MAX
 
 /* An operation in progress. */
 struct kv_op {
