@@ -6,11 +6,21 @@
  * delete, logging an INTENT record before each operation and an ACK after
  * it with write(2), so a kill loses no record the kernel has.  The
  * controller kills a random writer every few milliseconds and starts a new
- * process for its role (which takes over the dead host's slot).  At the end
- * every writer must stop on request (no deadlock), every value must be whole,
- * each key's final state must be its last acknowledged write or an
- * unacknowledged one issued after it (in flight at a kill), and
- * `check --repair` then `check` must report a clean pool.
+ * process for its role (which takes over the dead host's slot).
+ *
+ * Checked while the kills go on: each writer reads back every write it
+ * acknowledged (its own key, so it must see exactly that write), and a
+ * verifier host reads every key again and again against the writers' logs:
+ * a key must hold its last write acknowledged before the read began, or a
+ * later one, and a whole value of that key.  At the end: every writer stops
+ * on request (no deadlock); each key's final state is its last
+ * acknowledged write or an unacknowledged one issued after it (in flight at
+ * a kill); `check` finds no more than the kills can explain (leaked blocks,
+ * tentative slots, dead slots); after `check --repair` every key is read
+ * once more, and `check` is clean.
+ *
+ * Every child asks the kernel to kill it when the test process dies, and the
+ * test stops them all when it fails, so no writer outlives a failed run.
  *
  * SHMEMORA_CRASH_KILLS sets the number of kills (default 50; `make stress`
  * runs 500).
@@ -20,6 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -43,6 +55,40 @@ struct value_hdr {
 
 static volatile sig_atomic_t stop;
 static void on_term(int sig) { (void)sig; stop = 1; }
+
+/* Checks the hosts made, in memory shared with them. */
+static struct {
+	long readbacks, verified, passes;
+} *tally;
+
+/* Every child of this test, so a failure can stop them all (teardown). */
+static pid_t children[16];
+
+static void register_child(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+		if (children[i] <= 0) {
+			children[i] = pid;
+			return;
+		}
+}
+
+static void forget_child(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static void kill_children(void)
+{
+	for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+}
 
 static size_t make_value(uint8_t *v, uint32_t role, uint32_t key, uint64_t seq)
 {
@@ -118,18 +164,117 @@ static int writer(const char *pool_path, const shmemora_token *root, int role)
 		r.kind = REC_ACK;
 		if (write(fd, &r, sizeof r) != sizeof r)
 			return 24;
+		/* Read back what was just acknowledged: this writer alone writes
+		 * this key, so exactly it must be there. */
+		uint8_t back[sizeof val];
+		size_t blen;
+		struct value_hdr h;
+		rc = shmemora_kv_get(pool, root, "c", key, klen, back, sizeof back, &blen, NULL);
+		if (op == OP_PUT ? rc != 0 || !value_whole(back, blen, &h) || h.seq != seq ||
+				       h.role != (uint32_t)role || h.key != k
+				 : rc != SHMEMORA_E_NOT_FOUND) {
+			fprintf(stderr, "writer %d: key %s does not hold the write it just "
+				"acknowledged (seq %llu)\n", role, key, (unsigned long long)seq);
+			return 27;
+		}
+		__atomic_fetch_add(&tally->readbacks, 1, __ATOMIC_RELAXED);
 		seq++;
 	}
 	close(fd);
 	return shmemora_detach(pool) ? 25 : 0;
 }
 
+/* Forks a child running fn; it dies with the test process. */
+static pid_t start_child(int (*fn)(const char *, const shmemora_token *, int), const char *pool,
+			 const shmemora_token *root, int role)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(99); /* the parent died before the line above */
+		_exit(fn(pool, root, role));
+	}
+	register_child(pid);
+	return pid;
+}
+
 static pid_t start_writer(const char *pool, const shmemora_token *root, int role)
 {
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(writer(pool, root, role));
-	return pid;
+	return start_child(writer, pool, root, role);
+}
+
+/* The last acknowledged write of each key of `role` (seq; 0: none, or a
+ * delete), kept up to date by reading its log from where the last call
+ * stopped (the log only grows, by whole records; a cut last record is
+ * rewritten by the next writer, and is read then). */
+struct log_reader {
+	off_t at;
+	uint64_t acked[KEYS];
+};
+
+static int last_acks(const char *pool_path, int role, struct log_reader *lr)
+{
+	char lp[512];
+	log_path(pool_path, role, lp, sizeof lp);
+	int fd = open(lp, O_RDONLY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct record rec;
+	while (pread(fd, &rec, sizeof rec, lr->at) == (ssize_t)sizeof rec) {
+		if (rec.kind == REC_ACK && rec.key < KEYS)
+			lr->acked[rec.key] = rec.op == OP_PUT ? rec.seq : 0;
+		lr->at += (off_t)sizeof rec;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Does key k of `role` hold a write at least as new as `acked` (0: no put
+ * acknowledged last), as a whole value of that key?  Writes of a key are
+ * in sequence order, so any later one will do. */
+static int fresh_enough(shmemora_pool *pool, const shmemora_token *root, int role, uint32_t k,
+			uint64_t acked)
+{
+	char key[32];
+	uint8_t out[sizeof(struct value_hdr) + MAX_PAYLOAD + 8];
+	size_t klen = (size_t)snprintf(key, sizeof key, "r%d-k%u", role, k), len;
+	int rc = shmemora_kv_get(pool, root, "c", key, klen, out, sizeof out, &len, NULL);
+	if (rc == SHMEMORA_E_NOT_FOUND)
+		return 1; /* a delete, last acknowledged or later: writes only go forward */
+	struct value_hdr h;
+	if (rc || !value_whole(out, len, &h) || h.role != (uint32_t)role || h.key != k)
+		return 0;
+	return h.seq >= acked;
+}
+
+/* The verifier host: reads every key again and again, each against the
+ * acknowledgements logged before the read began. */
+static int verifier(const char *pool_path, const shmemora_token *root, int unused)
+{
+	(void)unused;
+	shmemora_pool *pool;
+	if (shmemora_attach(pool_path, NULL, &pool))
+		return 31;
+	static struct log_reader logs[ROLES];
+	while (!stop) {
+		for (int r = 0; r < ROLES && !stop; r++) {
+			if (last_acks(pool_path, r, &logs[r]))
+				return 32;
+			for (uint32_t k = 0; k < KEYS; k++) {
+				if (!fresh_enough(pool, root, r, k, logs[r].acked[k])) {
+					fprintf(stderr, "verifier: role %d key %u lost an acknowledged "
+						"write (seq %llu)\n", r, k,
+						(unsigned long long)logs[r].acked[k]);
+					return 33;
+				}
+				__atomic_fetch_add(&tally->verified, 1, __ATOMIC_RELAXED);
+			}
+		}
+		__atomic_fetch_add(&tally->passes, 1, __ATOMIC_RELAXED);
+	}
+	return shmemora_detach(pool) ? 34 : 0;
 }
 
 /* Waits for `pid` up to `seconds`; returns its status or -1 on timeout. */
@@ -154,8 +299,11 @@ static void hosts_killed_at_random_leave_a_usable_consistent_store(void **state)
 	char path[256];
 	shmemora_pool *pool;
 	shmemora_token root;
-	test_make_pool(path, sizeof path, "crash", 64u << 20, ROLES + 2, 0, "c", &pool, &root);
+	test_make_pool(path, sizeof path, "crash", 64u << 20, ROLES + 3, 0, "c", &pool, &root);
 	assert_shm(0, shmemora_detach(pool));
+	tally = mmap(NULL, sizeof *tally, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(tally != MAP_FAILED);
+	memset(tally, 0, sizeof *tally);
 
 	/* Children inherit the handler, so a SIGTERM that reaches a writer
 	 * before it has run a line of its own still only asks it to stop. */
@@ -163,6 +311,7 @@ static void hosts_killed_at_random_leave_a_usable_consistent_store(void **state)
 	pid_t pids[ROLES];
 	for (int r = 0; r < ROLES; r++)
 		pids[r] = start_writer(path, &root, r);
+	pid_t checker = start_child(verifier, path, &root, 0);
 	unsigned rs = 12345;
 	for (int i = 0; i < kills; i++) {
 		rs = rs * 1103515245u + 12345u;
@@ -172,24 +321,33 @@ static void hosts_killed_at_random_leave_a_usable_consistent_store(void **state)
 		kill(pids[victim], SIGKILL);
 		int status = wait_bounded(pids[victim], 10);
 		assert_true(status != -1);
+		forget_child(pids[victim]);
 		/* A writer that exited by itself (not killed) failed. */
 		if (WIFEXITED(status))
 			fail_msg("writer %d exited with %d before it was killed", victim,
 				 WEXITSTATUS(status));
+		if (waitpid(checker, &status, WNOHANG) == checker)
+			fail_msg("the verifier stopped (%d) while the kills went on",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
 		pids[victim] = start_writer(path, &root, victim);
 	}
-	/* Survivors and the restarted stop on request: no deadlock. */
+	/* Survivors, the restarted and the verifier stop on request: no
+	 * deadlock, and no failure of their own. */
 	for (int r = 0; r < ROLES; r++)
 		kill(pids[r], SIGTERM);
-	for (int r = 0; r < ROLES; r++) {
-		int status = wait_bounded(pids[r], 20);
+	kill(checker, SIGTERM);
+	for (int r = 0; r <= ROLES; r++) {
+		pid_t pid = r < ROLES ? pids[r] : checker;
+		int status = wait_bounded(pid, 20);
 		if (status == -1)
-			fail_msg("writer %d did not stop: deadlock?", r);
+			fail_msg("%s %d did not stop: deadlock?", r < ROLES ? "writer" : "verifier", r);
+		forget_child(pid);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 
 	/* Verify every key against its writer's log. */
+	static uint64_t final_seq[ROLES][KEYS]; /* what each key holds: seq, 0 absent */
 	assert_shm(0, shmemora_attach(path, NULL, &pool));
 	long acked = 0, checked = 0;
 	for (int r = 0; r < ROLES; r++) {
@@ -234,6 +392,7 @@ static void hosts_killed_at_random_leave_a_usable_consistent_store(void **state)
 				assert_int_equal(h.key, k);
 				got = h.seq;
 			}
+			final_seq[r][k] = got;
 			uint64_t want = last_ack[k].kind == REC_ACK && last_ack[k].op == OP_PUT
 				? last_ack[k].seq : 0;
 			int ok = got == want;
@@ -245,23 +404,54 @@ static void hosts_killed_at_random_leave_a_usable_consistent_store(void **state)
 			checked++;
 		}
 	}
-	/* Repair what the kills left (leaks, dead slots), then all is clean. */
+	/* What check finds is what the kills can explain: per kill at most a
+	 * leaked block (allocated, not yet published) and a tentative slot;
+	 * no more dead slots than the writers had; nothing else. */
 	shmemora_check_report rep = { .tokens = &root, .token_count = 1 };
+	assert_shm(0, shmemora_check(pool, 0, &rep));
+	if (rep.leaked_blocks > (uint64_t)kills || rep.problems > 2 * (uint64_t)kills + ROLES + 2)
+		fail_msg("check found %llu problems (%llu leaked blocks) after %d kills: more than "
+			 "the kills explain", (unsigned long long)rep.problems,
+			 (unsigned long long)rep.leaked_blocks, kills);
 	assert_shm(0, shmemora_check(pool, SHMEMORA_CHECK_REPAIR, &rep));
 	assert_int_equal(rep.repaired, rep.problems);
 	long leaked = (long)rep.leaked_blocks;
 	assert_shm(0, shmemora_check(pool, 0, &rep));
 	assert_int_equal(rep.problems, 0);
-	print_message("# %d kills survived, %ld acknowledged writes logged, %ld keys checked, "
-		      "%ld leaked blocks repaired\n", kills, acked, checked, leaked);
+	/* The repair touched no key: each holds exactly what it held before. */
+	for (int r = 0; r < ROLES; r++)
+		for (uint32_t k = 0; k < KEYS; k++) {
+			char key[32];
+			uint8_t out[sizeof(struct value_hdr) + MAX_PAYLOAD + 8];
+			size_t klen = (size_t)snprintf(key, sizeof key, "r%d-k%u", r, k), len;
+			int rc = shmemora_kv_get(pool, &root, "c", key, klen, out, sizeof out, &len, NULL);
+			struct value_hdr h = { 0 };
+			assert_true(rc == 0 ? value_whole(out, len, &h) : rc == SHMEMORA_E_NOT_FOUND);
+			assert_true((rc == 0 ? h.seq : 0) == final_seq[r][k]);
+		}
+	print_message("# %d kills survived, %ld acknowledged writes logged and %ld read back by "
+		      "their writers, %ld reads checked by the verifier in %ld passes while the "
+		      "kills went on, %ld keys checked at the end and again after repair, %ld "
+		      "leaked blocks repaired\n", kills, acked, tally->readbacks, tally->verified,
+		      tally->passes, checked, leaked);
 	assert_shm(0, shmemora_detach(pool));
+	munmap(tally, sizeof *tally);
 	test_remove_pool(path);
+}
+
+/* A failed run stops every child it started. */
+static int stop_children(void **state)
+{
+	(void)state;
+	kill_children();
+	return 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(hosts_killed_at_random_leave_a_usable_consistent_store),
+		cmocka_unit_test_teardown(hosts_killed_at_random_leave_a_usable_consistent_store,
+					  stop_children),
 	};
 	return cmocka_run_group_tests_name("crash", tests, NULL, NULL);
 }
