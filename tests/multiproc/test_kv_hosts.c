@@ -27,6 +27,8 @@ struct value_hdr {
 	uint32_t writer;
 	uint32_t len;      /* payload bytes */
 	uint64_t seq;
+	uint32_t key;      /* the key it was written to: a wrong-key read is caught */
+	uint32_t pad;
 };
 
 struct last_write {
@@ -57,8 +59,9 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* A value is whole when its checksum (last 8 bytes) matches the rest. */
-static int value_whole(const uint8_t *v, size_t len)
+/* A value is whole, and of key k, when its checksum (last 8 bytes) matches
+ * the rest and its header names k. */
+static int value_whole(const uint8_t *v, size_t len, int k)
 {
 	struct value_hdr h;
 	if (len < sizeof h + 8)
@@ -67,12 +70,13 @@ static int value_whole(const uint8_t *v, size_t len)
 	uint64_t sum;
 	memcpy(&sum, v + len - 8, 8);
 	return h.len == len - sizeof h - 8 && h.writer < HOSTS * THREADS &&
-	       sum == XXH3_64bits(v, len - 8);
+	       h.key == (uint32_t)k && sum == XXH3_64bits(v, len - 8);
 }
 
-static size_t make_value(uint8_t *v, uint32_t writer, uint64_t seq, unsigned *rs)
+static size_t make_value(uint8_t *v, uint32_t writer, uint64_t seq, int k, unsigned *rs)
 {
-	struct value_hdr h = { writer, 16 + (*rs = *rs * 1103515245u + 12345u) % MAX_PAYLOAD, seq };
+	struct value_hdr h = { writer, 16 + (*rs = *rs * 1103515245u + 12345u) % MAX_PAYLOAD, seq,
+			       (uint32_t)k, 0 };
 	memcpy(v, &h, sizeof h);
 	for (uint32_t i = 0; i < h.len; i++)
 		v[sizeof h + i] = (uint8_t)(seq + i);
@@ -96,7 +100,7 @@ static void *work(void *arg)
 			size_t klen = (size_t)snprintf(key, sizeof key, "shared-%d", k);
 			w->ops++;
 			if (op < 50) {
-				size_t n = make_value(val, w->writer, ++seq, &rs);
+				size_t n = make_value(val, w->writer, ++seq, k, &rs);
 				uint64_t t0 = mono_ns();
 				int rc = shmemora_kv_put(w->pool, &w->root, "s", key, klen, val, n);
 				uint64_t t1 = mono_ns();
@@ -119,7 +123,7 @@ static void *work(void *arg)
 							 sizeof out, &len, NULL);
 				if (rc == 0) {
 					w->reads++;
-					if (!value_whole(out, len))
+					if (!value_whole(out, len, k))
 						w->torn++;
 				} else if (rc != SHMEMORA_E_NOT_FOUND) {
 					note_error(w);
@@ -226,7 +230,7 @@ static void hosts_share_keys_without_torn_values_or_lost_writes(void **state)
 			if (rc == 0 && lw->is_put) {
 				struct value_hdr h;
 				memcpy(&h, out, sizeof h);
-				if (value_whole(out, len) && h.writer == (uint32_t)i && h.seq == lw->seq)
+				if (value_whole(out, len, k) && h.writer == (uint32_t)i && h.seq == lw->seq)
 					explained = 1;
 			}
 		}
