@@ -93,16 +93,16 @@ bool captable_unchanged(const struct captable *ct, uint64_t index, const struct 
 	return same && atomic_load_explicit(&s->state, memory_order_relaxed) == raw->state;
 }
 
-bool captable_is_live(const struct captable *ct, uint64_t index, uint64_t id)
+bool captable_still(const struct captable *ct, uint64_t id, uint64_t state)
 {
+	int64_t index = captable_index(ct, id);
+	if (index < 0)
+		return false;
 	const struct cap_sync *s = &ct->sync[index];
-	invalidate_entry(ct, index);
-	uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
-	uint64_t have = field_load(&ct->entries[index].id);
-	uint64_t tomb = atomic_load_explicit(&s->tomb, memory_order_acquire);
-	atomic_thread_fence(memory_order_acquire);
-	return cap_state_of(w) == CAP_LIVE && have == id && tomb != id &&
-	       atomic_load_explicit(&s->state, memory_order_relaxed) == w;
+	coherence_invalidate(ct->coh, s, sizeof *s);
+	/* Acquire: pairs with the release store of the tomb (revoke). */
+	return atomic_load_explicit(&s->state, memory_order_acquire) == state &&
+	       atomic_load_explicit(&s->tomb, memory_order_acquire) != id;
 }
 
 static void put64(uint8_t *p, uint64_t v)

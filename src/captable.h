@@ -100,9 +100,11 @@ bool captable_snapshot(const struct captable *ct, uint64_t index, struct cap_fie
  * every byte of the line)?  What a verification cache relies on. */
 bool captable_unchanged(const struct captable *ct, uint64_t index, const struct cap_raw *raw);
 
-/* Is entry `index` a live token of this id right now (LIVE, its id, not
- * tombed)?  The ancestor check of a cached verification. */
-bool captable_is_live(const struct captable *ct, uint64_t index, uint64_t id);
+/* Does the token `id` name still hold the state word `state` (LIVE, as
+ * seen when it was verified live) with a tomb that does not name it?  The
+ * ancestor check of a cached verification: every transition changes the
+ * generation, so an unchanged word is the same live incarnation. */
+bool captable_still(const struct captable *ct, uint64_t id, uint64_t state);
 
 /* Does the snapshot hold a live token of this id: LIVE, and not tombed? */
 static inline bool cap_fields_live(const struct cap_fields *f, uint64_t id)

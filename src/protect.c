@@ -59,6 +59,7 @@ struct cache_slot {
 	struct cap_raw raw;                  /* the entry's words when verified */
 	struct cap_fields fields;            /* ... decoded */
 	uint64_t ancestor[MAX_TOKEN_DEPTH];  /* parent first; fields.depth of them */
+	uint64_t ancestor_state[MAX_TOKEN_DEPTH]; /* their state words when verified */
 };
 
 struct thread_cache {
@@ -342,9 +343,10 @@ static int check_state(const struct protect *p, const shmemora_token *tok,
 }
 
 /* Step 4: every ancestor live, and the chain the one the token was minted
- * under.  Fills ancestor[] (parent first). */
+ * under.  Fills ancestor[] (parent first) and, if not NULL, state[] with
+ * each one's state word. */
 static int check_ancestry(const struct protect *p, const struct cap_fields *f,
-			  uint64_t ancestor[MAX_TOKEN_DEPTH])
+			  uint64_t ancestor[MAX_TOKEN_DEPTH], uint64_t *state)
 {
 	if (f->depth > MAX_TOKEN_DEPTH || (f->depth == 0) != (f->parent_id == 0))
 		return refused("its entry's place in the derivation tree is impossible", f->id);
@@ -362,6 +364,8 @@ static int check_ancestry(const struct protect *p, const struct cap_fields *f,
 			return revoked(f->id, id);
 		}
 		ancestor[level] = id;
+		if (state)
+			state[level] = af.state_word;
 		id = af.parent_id;
 	}
 	uint64_t lineage = 0;
@@ -375,11 +379,13 @@ static int check_ancestry(const struct protect *p, const struct cap_fields *f,
 int protect_ancestry_live(const struct protect *p, const struct cap_fields *f)
 {
 	uint64_t ancestor[MAX_TOKEN_DEPTH];
-	return check_ancestry(p, f, ancestor);
+	return check_ancestry(p, f, ancestor, NULL);
 }
 
 /* A cache hit: the entry holds exactly the words that were verified, and
- * every cached ancestor is still live. */
+ * every cached ancestor is still the live token it was (its state word is
+ * the same: any revoke, free or re-mint since changed its generation; and
+ * its tomb does not name it, should the state word have been set back). */
 static bool cache_still_valid(const struct protect *p, const struct cache_slot *slot,
 			      uint64_t index)
 {
@@ -390,8 +396,7 @@ static bool cache_still_valid(const struct protect *p, const struct cache_slot *
 		return false;
 	for (unsigned level = 0; level < slot->fields.depth; level++) {
 		uint64_t id = slot->ancestor[level];
-		int64_t ai = captable_index(p->caps, id);
-		if (ai < 0 || !captable_is_live(p->caps, (uint64_t)ai, id))
+		if (!captable_still(p->caps, id, slot->ancestor_state[level]))
 			return false;
 	}
 	return true;
@@ -441,9 +446,9 @@ static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 		rc = error_set(SHMEMORA_E_REVOKED, "token %016llx was revoked (this host saw it "
 			       "revoked; its entry has been set back since)",
 			       (unsigned long long)tok->id);
-	uint64_t ancestor[MAX_TOKEN_DEPTH];
+	uint64_t ancestor[MAX_TOKEN_DEPTH], ancestor_state[MAX_TOKEN_DEPTH];
 	if (rc == 0 && !(flags & VERIFY_ALLOW_DEAD))
-		rc = check_ancestry(p, out, ancestor);
+		rc = check_ancestry(p, out, ancestor, ancestor_state);
 	if (rc == 0 && slot && cap_fields_live(out, tok->id) && !(flags & VERIFY_ALLOW_DEAD)) {
 		slot->id = tok->id;
 		slot->seen = seen;
@@ -451,6 +456,7 @@ static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 		slot->raw = raw;
 		slot->fields = *out;
 		memcpy(slot->ancestor, ancestor, sizeof(uint64_t) * out->depth);
+		memcpy(slot->ancestor_state, ancestor_state, sizeof(uint64_t) * out->depth);
 	}
 	return rc;
 }
