@@ -161,6 +161,8 @@ int captable_mint(struct captable *ct, uint32_t host_id, uint64_t *cursor,
 		uint64_t index = (start + i) % ct->count;
 		struct cap_sync *s = &ct->sync[index];
 		coherence_invalidate(ct->coh, s, sizeof *s);
+		/* Relaxed: only a hint of which slot to try; the CAS below
+		 * decides, and orders what follows. */
 		uint64_t w = atomic_load_explicit(&s->state, memory_order_relaxed);
 		if (cap_state_of(w) != CAP_FREE)
 			continue;
@@ -173,6 +175,8 @@ int captable_mint(struct captable *ct, uint32_t host_id, uint64_t *cursor,
 		uint64_t rnd;
 		int rc = crypto_random(&rnd, sizeof rnd);
 		if (rc) {
+			/* Back to FREE, at a new generation: nothing was written
+			 * under the claim, so no order is needed beyond the CAS's. */
 			atomic_store(&s->state, cap_word(CAP_FREE, 0, gen));
 			coherence_writeback(ct->coh, s, sizeof *s);
 			return rc;
@@ -248,6 +252,8 @@ bool captable_free(struct captable *ct, uint64_t index, const struct cap_fields 
 	uint64_t w = f->state_word;
 	if (cap_state_of(w) == CAP_FREE)
 		return false;
+	/* seq_cst, like every state transition: a free is ordered against a
+	 * deriver's recheck of its parent and a verifier's reads alike. */
 	if (!atomic_compare_exchange_strong(&s->state, &w,
 					    cap_word(CAP_FREE, 0, cap_gen_of(w) + 1)))
 		return false;
@@ -266,6 +272,8 @@ uint64_t captable_used(const struct captable *ct, const struct cap_fields *f)
 		return 0;
 	const struct cap_sync *s = &ct->sync[index];
 	coherence_invalidate(ct->coh, s, sizeof *s);
+	/* Relaxed: a count, read for display and for a default quota; the
+	 * charge itself is a CAS. */
 	return atomic_load_explicit(&s->used, memory_order_relaxed);
 }
 
@@ -278,6 +286,7 @@ uint64_t captable_quota_left(const struct captable *ct, const struct cap_fields 
 void captable_set_used(struct captable *ct, uint64_t index, uint64_t used)
 {
 	struct cap_sync *s = &ct->sync[index];
+	/* Relaxed: a recount by `check --repair`, which runs on a quiet pool. */
 	atomic_store_explicit(&s->used, used, memory_order_relaxed);
 	coherence_writeback(ct->coh, s, sizeof *s);
 }
@@ -290,6 +299,7 @@ int captable_charge(struct captable *ct, const struct cap_fields *parent, uint64
 				 (unsigned long long)parent->id);
 	struct cap_sync *s = &ct->sync[index];
 	coherence_invalidate(ct->coh, s, sizeof *s);
+	/* Relaxed: the CAS below rereads it if it moved. */
 	uint64_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
 	do {
 		if (used > parent->quota || units > parent->quota - used)

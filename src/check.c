@@ -390,6 +390,8 @@ static void check_free_lists(struct checker *c)
 			if (fix) {
 				/* Empty the list; the walk below gives its blocks back. */
 				unmark_list(c, p, alloc_head_ref(head), n);
+				/* seq_cst store: its host is dead, nobody pops; the
+				 * partition walk below pushes with release CASes. */
 				atomic_store(&hh->free_head[cls], 0);
 				coherence_writeback(&pool->coh, &hh->free_head[cls],
 						    sizeof hh->free_head[cls]);
@@ -408,6 +410,8 @@ static void walk_partition(struct checker *c, uint32_t p)
 	struct heap_header *hh = alloc_header(h, p);
 	uint64_t start = alloc_partition_start(h, p);
 	coherence_invalidate(&pool->coh, &hh->bump, sizeof hh->bump);
+	/* Relaxed: a bound for the walk; a live host may carve past it
+	 * meanwhile, and its new blocks are then simply not walked. */
 	uint64_t end = atomic_load_explicit(&hh->bump, memory_order_relaxed);
 	if (end > h->partition_size || end % ALLOC_UNIT) {
 		finding(c, 0, "partition %u: bump pointer %llu is out of range", p,
@@ -443,9 +447,9 @@ static void walk_partition(struct checker *c, uint32_t p)
 		finding(c, fix, "partition %u: %llu block(s) neither live nor free (leaked, e.g. by "
 			"a host that died before publishing)%s", p, (unsigned long long)leaks,
 			fix || !c->repair ? "" : "; its host is alive, not touched");
-	if (fix) /* counters agree with what the walk found */
+	if (fix) /* statistics agree with what the walk found (no order needed) */
 		for (uint32_t k = 0; k < pool->sb.size_class_count; k++)
-			atomic_store(&hh->allocated[k], live[k]);
+			atomic_store_explicit(&hh->allocated[k], live[k], memory_order_relaxed);
 }
 
 static void walk_partitions(struct checker *c)

@@ -89,6 +89,8 @@ bool nstable_state_of(const struct nstable *t, uint32_t index, uint64_t ns_hash,
 bool nstable_transition(struct nstable *t, uint32_t index, uint64_t expect, uint64_t want)
 {
 	_Atomic uint64_t *w = &record(t, index)->state;
+	/* seq_cst: the store half of the deletion race (namespace.h): the
+	 * deleter's DELETING is ordered before its seq_cst scan. */
 	bool ok = atomic_compare_exchange_strong(w, &expect, want);
 	coherence_writeback(t->coh, w, sizeof *w);
 	return ok;
@@ -107,6 +109,7 @@ void nstable_set_limits(struct nstable *t, uint32_t index, uint64_t max_keys,
 void nstable_set_usage(struct nstable *t, uint32_t index, uint64_t keys, uint64_t bytes)
 {
 	struct ns_record *r = record(t, index);
+	/* Relaxed: usage counts order nothing else. */
 	atomic_store_explicit(&r->keys, keys, memory_order_relaxed);
 	atomic_store_explicit(&r->bytes, bytes, memory_order_relaxed);
 	coherence_writeback(t->coh, r, sizeof *r);

@@ -105,6 +105,7 @@ static void release_thread_cache(void *value)
 	unsigned key = (unsigned)(v >> 16), block = (unsigned)(v & 0xffff) - 1;
 	if (key >= MAX_HANDLES)
 		return;
+	/* seq_cst, process memory: pairs with protect_init/fini's stores. */
 	struct protect *p = atomic_load(&handle_of_key[key]);
 	if (!p || block >= CACHE_THREADS)
 		return;
@@ -138,6 +139,8 @@ static struct thread_cache *thread_cache(const struct protect *p)
 		last_cache.block = (unsigned)(v & 0xffff) - 1;
 		return &p->arena->cache[last_cache.block];
 	}
+	/* The block bitmap is process memory shared by this handle's threads:
+	 * a CAS claims a block (seq_cst: simple, and off the hot path). */
 	for (unsigned w = 0; w < CACHE_THREADS / 64; w++) {
 		uint64_t used = atomic_load(&p->arena->cache_used[w]);
 		while (~used) {
@@ -297,6 +300,8 @@ added:
 static bool seen_revoked(const struct protect *p, uint64_t id)
 {
 	unsigned home = revoked_home(id);
+	/* Relaxed: see protect_remember_revoked; a late view only delays a
+	 * refusal the pool's own words already make. */
 	for (unsigned i = 0; i < REVOKED_PROBE; i++)
 		if (atomic_load_explicit(&p->arena->revoked[(home + i) % REVOKED_SLOTS],
 					 memory_order_relaxed) == id)

@@ -115,7 +115,8 @@ int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token *token, uint
 		return rc;
 	}
 	/* The data area starts on a page, so an 8-aligned offset is an
-	 * 8-aligned address. */
+	 * 8-aligned address.  seq_cst both ways: the caller's own CAS, whose
+	 * order it may rely on as on any C11 atomic. */
 	*swapped = __atomic_compare_exchange_n((uint64_t *)(void *)word, expected, desired, 0,
 					       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	coherence_writeback(&pool->coh, word, 8);

@@ -42,6 +42,7 @@ int shmemora_stats_get(shmemora_pool *pool, shmemora_stats *out)
 	for (uint32_t p = 0; p < sb->max_hosts; p++) {
 		struct heap_header *hh = alloc_header(&pool->heap, p);
 		coherence_invalidate(&pool->coh, hh, sizeof *hh);
+		/* Relaxed below: statistics, each read on its own. */
 		if (out->partition_used)
 			out->partition_used[p] = atomic_load_explicit(&hh->bump, memory_order_relaxed);
 		if (out->allocated)

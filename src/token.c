@@ -62,6 +62,7 @@ static int derive_in_path(shmemora_pool *pool, const shmemora_token *parent,
 				 &child)) ||
 	    (rc = captable_charge(&pool->caps, &pf, cap_cost(&child))))
 		return rc;
+	/* Relaxed: the cursor is a hint of where to look (process memory). */
 	uint64_t cursor = atomic_load_explicit(&pool->mint_cursor, memory_order_relaxed);
 	if (cursor == 0)
 		cursor = (uint64_t)pool->host_id * pool->sb.cap_entries / pool->sb.max_hosts;
