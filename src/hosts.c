@@ -220,9 +220,28 @@ static int fenced(uint32_t host_id, uint32_t epoch, uint64_t w)
 			 host_id, epoch, owner_epoch(w));
 }
 
+/* Only the process that claimed a slot acts as its holder.  A child forked
+ * from it inherits the handle, and with it the slot's id and epoch: without
+ * this its detach would free the parent's slot and fence the parent.  The
+ * slot's pid is the holder's own getpid() (a raw writer who edits it can
+ * only make the holder's detach fail, less than it can do to the owner
+ * word).  getpid() is a system call; release and heartbeat are rare. */
+static int check_holder(const struct host_slot *slot, uint32_t host_id)
+{
+	uint32_t holder = __atomic_load_n(&slot->pid, __ATOMIC_RELAXED);
+	if (holder == (uint32_t)getpid())
+		return 0;
+	return error_set(SHMEMORA_E_INVALID, "host slot %u is held by process %u, which "
+			 "attached the pool; this process (%d) inherited the handle by fork and "
+			 "must attach the pool itself", host_id, holder, (int)getpid());
+}
+
 int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch)
 {
 	struct host_slot *slot = &reg->slots[host_id];
+	int rc = check_holder(slot, host_id);
+	if (rc)
+		return rc;
 	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
 	if (owner_state(w) != OWNER_ATTACHED || owner_epoch(w) != epoch)
 		return fenced(host_id, epoch, w);
@@ -238,6 +257,9 @@ int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch)
 int hosts_heartbeat(struct registry *reg, uint32_t host_id, uint32_t epoch)
 {
 	struct host_slot *slot = &reg->slots[host_id];
+	int rc = check_holder(slot, host_id);
+	if (rc)
+		return rc;
 	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
 	if (owner_state(w) != OWNER_ATTACHED || owner_epoch(w) != epoch)
 		return fenced(host_id, epoch, w);

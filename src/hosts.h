@@ -49,7 +49,9 @@ int host_identity_self(struct host_identity *id);
  * `requested` is out of range. */
 int hosts_claim(struct registry *reg, int requested, uint32_t *host_id, uint32_t *epoch);
 
-/* Releases a slot held at `epoch`; E_FENCED if someone reclaimed it. */
+/* Releases a slot held at `epoch`; E_FENCED if someone reclaimed it,
+ * E_INVALID (nothing released) when called from a child forked from the
+ * holder.  The same holds for hosts_heartbeat. */
 int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch);
 
 /* Refreshes the heartbeat of a slot held at `epoch`; E_FENCED if lost. */

@@ -27,6 +27,11 @@
  * MPK.  WRPKRU is the only way a thread gains access to the pool; the
  * kernel resets PKRU to deny it in signal handlers, and threads inherit
  * their creator's PKRU, which outside open/close denies it too.
+ *
+ * Fork.  The arena and the secrets are MADV_DONTFORK.  A child that uses
+ * its parent's handle is refused with E_INVALID before anything reads them
+ * (protect_owned, one load and a comparison per verification), so it gets
+ * an error, not a fault, and never the parent's secrets.
  */
 #include "protect.h"
 #include "clock.h"
@@ -88,7 +93,7 @@ static void release_thread_cache(void *value)
 	if (key >= MAX_HANDLES)
 		return;
 	struct protect *p = atomic_load(&handle_of_key[key]);
-	if (!p || block >= CACHE_THREADS)
+	if (!p || block >= CACHE_THREADS || protect_forked(p))
 		return;
 	protect_saved s = protect_open(p);
 	memset(&p->arena->cache[block], 0, sizeof p->arena->cache[block]);
@@ -172,10 +177,12 @@ static int enable_mpk(struct protect *p, void *base, uint64_t size)
 	return 0;
 }
 
-int protect_init(struct protect *p, struct captable *caps, const struct secrets *secrets,
+int protect_init(struct protect *p, struct captable *caps, struct secrets *secrets,
 		 uint16_t key_hint, void *base, uint64_t size)
 {
 	memset(p, 0, sizeof *p);
+	forkgen_init();
+	p->born = forkgen_now();
 	p->pkey = -1;
 	p->caps = caps;
 	p->secrets = secrets;
@@ -219,6 +226,21 @@ void protect_fini(struct protect *p)
 		pthread_key_delete(p->thread_key);
 		p->thread_key_made = 0;
 	}
+	if (protect_forked(p)) {
+		/* The parent's arena, secrets and key: not ours to touch. */
+		p->arena = NULL;
+		p->secrets = NULL;
+		p->pkey = -1;
+		return;
+	}
+	if (p->secrets) {
+		/* Wiped here, while the key still reaches them: once it is
+		 * freed no thread can open their page again. */
+		protect_saved s = protect_open(p);
+		secrets_wipe(p->secrets);
+		protect_close(p, s);
+		p->secrets = NULL;
+	}
 	if (p->arena) {
 		munmap(p->arena, p->arena_size);
 		p->arena = NULL;
@@ -230,6 +252,15 @@ void protect_fini(struct protect *p)
 }
 
 /* --------------------------------------------------------- verification */
+
+int protect_owned(const struct protect *p)
+{
+	if (!protect_forked(p))
+		return 0;
+	return error_set(SHMEMORA_E_INVALID, "this pool handle was attached by the parent of "
+			 "this process (pid %d): a forked child has neither its secrets nor its "
+			 "caches; attach the pool again in the child", (int)getppid());
+}
 
 static int refused(const char *why, uint64_t id)
 {
@@ -346,6 +377,8 @@ static bool cache_still_valid(const struct protect *p, const struct cache_slot *
 static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 		  struct cap_fields *out)
 {
+	if (protect_forked(p))
+		return protect_owned(p);
 	if (!tok)
 		return error_set(SHMEMORA_E_INVALID, "token is NULL");
 	if (tok->key_hint != p->key_hint)
