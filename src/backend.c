@@ -3,6 +3,7 @@
  */
 #include "backend.h"
 #include "error.h"
+#include "harden.h"
 #include "layout.h"
 
 #include <errno.h>
@@ -240,6 +241,10 @@ int backend_map(const struct backend *be, uint64_t size, int writable, void **ba
 				munmap(aligned + size, tail);
 		}
 	}
+	if (p == MAP_FAILED && errno == EPERM && harden_active())
+		return error_set(SHMEMORA_E_IO, "cannot map the pool: this process runs in "
+				 "hardened mode, whose filter refuses every new shared mapping of a "
+				 "file; attach every pool before the first hardened attach");
 	if (p == MAP_FAILED)
 		return error_set(SHMEMORA_E_IO, "cannot map the pool (%llu bytes): %s",
 				 (unsigned long long)size, strerror(errno));

@@ -24,6 +24,7 @@ struct shmemora_config {
 	uint32_t lease_ms;
 	int host_id;            /* -1: any */
 	int force;
+	int hardened;           /* 1: harden the process after attach (harden.h) */
 };
 
 /* `cfg`, or a static all-defaults config when it is NULL. */

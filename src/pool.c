@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
+#include "harden.h"
 #include "pool.h"
 #include "superblock.h"
 
@@ -247,6 +248,8 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 		goto fail;
 	root_created = 1;
 	backend_close(&be);
+	if ((rc = harden_pool(pool, cfg)))
+		goto fail;
 	*out = pool;
 	return 0;
 
@@ -311,7 +314,7 @@ int shmemora_attach(const char *path, const shmemora_config *cfg_in, shmemora_po
 	registry_bind(pool);
 	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)))
 		goto fail;
-	if ((rc = protect_pool(pool))) {
+	if ((rc = protect_pool(pool)) || (rc = harden_pool(pool, cfg))) {
 		hosts_release(&pool->registry, pool->host_id, pool->epoch);
 		goto fail;
 	}

@@ -251,6 +251,23 @@ void protect_fini(struct protect *p)
 	}
 }
 
+size_t protect_arena_bytes(const struct protect *p)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return (p->arena_size + page - 1) & ~(page - 1);
+}
+
+int protect_move_arena(struct protect *p, void *dest)
+{
+	size_t len = protect_arena_bytes(p);
+	void *moved = mremap(p->arena, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+	if (moved == MAP_FAILED)
+		return error_set(SHMEMORA_E_IO, "cannot move the protected arena: %s",
+				 strerror(errno));
+	p->arena = moved;
+	return 0;
+}
+
 /* --------------------------------------------------------- verification */
 
 int protect_owned(const struct protect *p)

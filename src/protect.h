@@ -57,6 +57,14 @@ int protect_init(struct protect *p, struct captable *caps, struct secrets *secre
  * touches none of them: the child does not have them. */
 void protect_fini(struct protect *p);
 
+/* Address space the arena takes (its size in whole pages). */
+size_t protect_arena_bytes(const struct protect *p);
+
+/* Moves the arena to [dest, dest + protect_arena_bytes(p)) with its caches
+ * and protection key (mremap).  Only while no other thread can use the
+ * handle (hardened mode, at the end of attach).  E_IO, nothing moved. */
+int protect_move_arena(struct protect *p, void *dest);
+
 /* Was this handle made by this process, not inherited by a forked child?
  * The arena and the secrets are MADV_DONTFORK, so a child has neither: it
  * must attach the pool itself.  One load and a comparison (forkgen.h). */

@@ -102,6 +102,30 @@ void secrets_destroy(struct secrets *s)
 		unmap(s);
 }
 
+size_t secrets_footprint(void)
+{
+	return 2 * page_size();
+}
+
+int secrets_move(struct secrets **sp, void *dest)
+{
+	size_t page = page_size();
+	struct secrets *s = *sp;
+	uint8_t *header = (uint8_t *)header_of(s), *to = dest;
+	/* Two mappings (the header is inherited by children, the secrets
+	 * are not): the secrets first, so a failure of the header's move can
+	 * put them back where they were. */
+	if (mremap(s, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, to + page) == MAP_FAILED)
+		return error_set(SHMEMORA_E_IO, "cannot move the secrets: %s", strerror(errno));
+	if (mremap(header, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+		int e = errno;
+		mremap(to + page, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, s);
+		return error_set(SHMEMORA_E_IO, "cannot move the secrets' header: %s", strerror(e));
+	}
+	*sp = (struct secrets *)(to + page);
+	return 0;
+}
+
 void secrets_mapping(const struct secrets *s, void **addr, size_t *len)
 {
 	*addr = (void *)s;

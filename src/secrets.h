@@ -42,6 +42,15 @@ void secrets_wipe(struct secrets *s);
  * parent's secrets (which the child does not have), does nothing. */
 void secrets_destroy(struct secrets *s);
 
+/* Address space the whole mapping takes (the header page and the secrets). */
+size_t secrets_footprint(void);
+
+/* Moves the whole mapping to [dest, dest + secrets_footprint()), with its
+ * pages and protection key (mremap), and points *s at the new place; every
+ * other pointer to the secrets is the caller's to update.  Nothing moves on
+ * failure (E_IO).  Hardened mode moves them under a guard (harden.c). */
+int secrets_move(struct secrets **s, void *dest);
+
 /* The page that holds them (for the protection key and hardened mode). */
 void secrets_mapping(const struct secrets *s, void **addr, size_t *len);
 
