@@ -274,9 +274,9 @@ int protect_owned(const struct protect *p)
 {
 	if (!protect_forked(p))
 		return 0;
-	return error_set(SHMEMORA_E_INVALID, "this pool handle was attached by the parent of "
-			 "this process (pid %d): a forked child has neither its secrets nor its "
-			 "caches; attach the pool again in the child", (int)getppid());
+	return error_set(SHMEMORA_E_INVALID, "this pool handle was attached by the process "
+			 "this one was forked from: a forked child has neither its secrets nor "
+			 "its caches; attach the pool again in the child");
 }
 
 static int refused(const char *why, uint64_t id)

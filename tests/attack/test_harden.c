@@ -1146,6 +1146,25 @@ static void misspelt_environment_fails_the_attach_and_changes_nothing(void **sta
 	EXPECT_CHILD(*state, env_misspelt);
 }
 
+static int env_misspelt_create(struct fixture *f)
+{
+	char path[300], key[320], root[320];
+	snprintf(path, sizeof path, "%s.new", f->path);
+	test_key_path(path, key, sizeof key);
+	snprintf(root, sizeof root, "%s.root-token", path);
+	setenv("SHMEMORA_HARDEN", "on", 1);
+	shmemora_pool *p;
+	CHECK(shmemora_create(path, NULL, &p) == SHMEMORA_E_INVALID);
+	CHECK(access(path, F_OK) != 0 && access(key, F_OK) != 0 && access(root, F_OK) != 0);
+	CHECK(shmemora_hardened() == 0);
+	return 0;
+}
+
+static void misspelt_environment_fails_create_and_leaves_no_file(void **state)
+{
+	EXPECT_CHILD(*state, env_misspelt_create);
+}
+
 static int detach_keeps_mappings(struct fixture *f)
 {
 	shmemora_pool *p = attach(f, 1);
@@ -1266,6 +1285,7 @@ int main(void)
 		T(environment_turns_hardened_mode_on),
 		T(environment_cannot_turn_off_what_the_config_asked_for),
 		T(misspelt_environment_fails_the_attach_and_changes_nothing),
+		T(misspelt_environment_fails_create_and_leaves_no_file),
 		T(hardened_detach_releases_the_slot_and_leaves_the_mappings),
 		T(hardened_mode_is_inherited_by_children),
 		T(system_call_cost_under_the_filter),
