@@ -22,8 +22,9 @@ SANFLAGS_address := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 	-DSHMEMORA_BOUNDS_CHECK
 SANFLAGS_thread  := -fsanitize=thread -fno-omit-frame-pointer
 SANFLAGS := $(SANFLAGS_$(SAN))
-DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash 2>/dev/null)
-DEP_LIBS   := $(shell pkg-config --libs libcrypto libxxhash 2>/dev/null || echo -lcrypto -lxxhash) -lnuma -lpthread
+DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash libseccomp 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs libcrypto libxxhash libseccomp 2>/dev/null || \
+		echo -lcrypto -lxxhash -lseccomp) -lnuma -lpthread
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(DEP_CFLAGS) -Iinclude -Isrc
 LIB_CFLAGS := -fPIC -fvisibility=hidden
 LDFLAGS  += $(SANFLAGS)

@@ -5,6 +5,8 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libssl-dev libxxhash-dev libcmocka-dev libnuma-dev"
+# Hardened mode's system-call filter (libseccomp).
+PACKAGES="$PACKAGES libseccomp-dev"
 # The benchmark's peers (build/kv --compare): LMDB, Redis, memcached, their
 # C clients.
 PACKAGES="$PACKAGES liblmdb-dev libhiredis-dev libmemcached-dev redis-server memcached"
