@@ -1,58 +1,92 @@
 /*
- * cli.c — what every subcommand of `shmemora` shares: turning library errors
- * into one line on stderr and an exit code, and parsing sizes and numbers.
+ * cli.c — what every subcommand of `shmemora` shares: the exit-code table,
+ * turning library errors into one line on stderr, reading tokens, attaching,
+ * and parsing sizes and numbers.
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *prog = "shmemora";
 
+/* ------------------------------------------------------------ exit codes */
+
+/*
+ * The exit codes, written once.  exit_code_for() looks a library error up
+ * here, `shmemora --help` prints the meanings, and test_cli.sh checks that
+ * README.md's table says the same.  An error listed nowhere exits 5.
+ */
+static const struct exit_class {
+	int code;
+	const char *meaning;
+	int errors[16]; /* library errors that exit with `code`; 0 ends the list */
+} exit_classes[] = {
+	{ EXIT_OK, "success", { 0 } },
+	{ EXIT_NOT_FOUND, "not found (pool, namespace, key, token file)",
+	  { SHMEMORA_E_NOT_FOUND } },
+	{ EXIT_USAGE,
+	  "bad usage or input (not a pool, too new, does not fit, exists, malformed "
+	  "token)",
+	  { SHMEMORA_E_INVALID, SHMEMORA_E_EXISTS, SHMEMORA_E_NOT_POOL, SHMEMORA_E_VERSION,
+	    SHMEMORA_E_GEOMETRY, SHMEMORA_E_BAD_PATH, SHMEMORA_E_TOKEN_MALFORMED,
+	    SHMEMORA_E_TOO_SMALL } },
+	{ EXIT_DENIED,
+	  "access denied (token refused, revoked, expired, lacking a right, out of "
+	  "scope, over quota; missing, wrong or too open key file; no permission; "
+	  "no free host slot; fenced host; a write through an observer)",
+	  { SHMEMORA_E_KEY, SHMEMORA_E_KEY_MISMATCH, SHMEMORA_E_FENCED,
+	    SHMEMORA_E_TOKEN_REFUSED, SHMEMORA_E_REVOKED, SHMEMORA_E_EXPIRED,
+	    SHMEMORA_E_DENIED, SHMEMORA_E_OUT_OF_SCOPE, SHMEMORA_E_WIDEN, SHMEMORA_E_NO_SLOT,
+	    SHMEMORA_E_QUOTA, SHMEMORA_E_READ_ONLY, SHMEMORA_E_PERMISSION } },
+	{ EXIT_INTEGRITY,
+	  "integrity error (corrupt, truncated or tampered pool)",
+	  { SHMEMORA_E_TRUNCATED, SHMEMORA_E_CORRUPT, SHMEMORA_E_TAMPERED } },
+	{ EXIT_RUNTIME,
+	  "other runtime error (I/O, out of memory or space, busy, contended: try again)",
+	  { 0 } },
+};
+#define NCLASSES (sizeof exit_classes / sizeof exit_classes[0])
+
 int exit_code_for(int err)
 {
-	switch (err) {
-	case SHMEMORA_OK:
+	if (err == SHMEMORA_OK)
 		return EXIT_OK;
-	case SHMEMORA_E_NOT_FOUND:
-		return EXIT_NOT_FOUND;
-	case SHMEMORA_E_INVALID:
-	case SHMEMORA_E_EXISTS:
-	case SHMEMORA_E_NOT_POOL:
-	case SHMEMORA_E_VERSION:
-	case SHMEMORA_E_GEOMETRY:
-	case SHMEMORA_E_BAD_PATH:
-		return EXIT_USAGE;
-	case SHMEMORA_E_TOKEN_MALFORMED:
-		return EXIT_USAGE;
-	case SHMEMORA_E_KEY:
-	case SHMEMORA_E_KEY_MISMATCH:
-	case SHMEMORA_E_FENCED:
-	case SHMEMORA_E_TOKEN_REFUSED:
-	case SHMEMORA_E_REVOKED:
-	case SHMEMORA_E_EXPIRED:
-	case SHMEMORA_E_DENIED:
-	case SHMEMORA_E_OUT_OF_SCOPE:
-	case SHMEMORA_E_WIDEN:
-	case SHMEMORA_E_NO_SLOT:
-	case SHMEMORA_E_QUOTA:
-	case SHMEMORA_E_READ_ONLY:
-	case SHMEMORA_E_PERMISSION:
-		return EXIT_DENIED;
-	case SHMEMORA_E_TOO_SMALL:
-		return EXIT_USAGE;
-	case SHMEMORA_E_TRUNCATED:
-	case SHMEMORA_E_CORRUPT:
-	case SHMEMORA_E_TAMPERED:
-		return EXIT_INTEGRITY;
-	}
+	for (size_t c = 0; c < NCLASSES; c++)
+		for (const int *e = exit_classes[c].errors; *e; e++)
+			if (*e == err)
+				return exit_classes[c].code;
 	return EXIT_RUNTIME;
 }
+
+/* One "  CODE  meaning" entry a code, the meaning wrapped at 79 columns
+ * with its following lines indented by 5. */
+void print_exit_codes(FILE *f)
+{
+	fprintf(f, "Exit codes:\n");
+	for (size_t c = 0; c < NCLASSES; c++) {
+		const char *p = exit_classes[c].meaning;
+		int col = fprintf(f, "  %d ", exit_classes[c].code);
+		while (*p) {
+			size_t word = strcspn(p, " ");
+			if (col + 1 + (int)word > 79)
+				col = fprintf(f, "\n    ");
+			col += fprintf(f, " %.*s", (int)word, p);
+			p += word;
+			p += strspn(p, " ");
+		}
+		fputc('\n', f);
+	}
+}
+
+/* ---------------------------------------------------------------- errors */
 
 /* Prints the library's message for `err` and returns the exit code. */
 int fail(int err)
@@ -62,6 +96,17 @@ int fail(int err)
 	return exit_code_for(err);
 }
 
+int cli_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
 int usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
@@ -69,9 +114,21 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s %s --help'.\n", prog, cmd);
+	fprintf(stderr, " (see '%s %s --help')\n", prog, cmd);
 	return EXIT_USAGE;
 }
+
+int option_error(const char *cmd, int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	if (opt == ':')
+		return usage_error(cmd, "option '%s' needs a value", arg);
+	if (optopt)
+		return usage_error(cmd, "unknown option '-%c'", optopt);
+	return usage_error(cmd, "unknown option '%s'", arg);
+}
+
+/* --------------------------------------------------------------- numbers */
 
 /* "1G", "512MiB", "64m", "4096": bytes, or -1 for anything else. */
 int parse_size(const char *s, uint64_t *out)
@@ -96,6 +153,15 @@ int parse_size(const char *s, uint64_t *out)
 		return -1;
 	*out = (uint64_t)v << shift;
 	return 0;
+}
+
+int parse_size0(const char *s, uint64_t *out)
+{
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return parse_size(s, out);
 }
 
 int parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -169,6 +235,42 @@ int wants_help(int argc, char **argv)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- tokens */
+
+int cli_root_token_path(const char *pool_path, char *out, size_t len)
+{
+	int rc = shmemora_root_token_path(pool_path, NULL, out, len);
+	return rc ? fail(rc) : EXIT_OK;
+}
+
+int cli_read_token(const char *arg, const char *pool_path, shmemora_token *out)
+{
+	int rc;
+	if (!arg) {
+		char root[PATH_MAX];
+		int code = cli_root_token_path(pool_path, root, sizeof root);
+		if (code)
+			return code;
+		rc = shmemora_token_load(root, out);
+		if (rc == SHMEMORA_E_NOT_FOUND)
+			return cli_error(exit_code_for(rc),
+					 "no --token given, and the pool's root token file %s "
+					 "does not exist: give --token TOKEN or --token @FILE", root);
+		return rc ? fail(rc) : EXIT_OK;
+	}
+	if (arg[0] == '@') {
+		rc = shmemora_token_load(arg + 1, out);
+		return rc ? fail(rc) : EXIT_OK;
+	}
+	rc = shmemora_token_parse(arg, out);
+	struct stat st;
+	if (rc == SHMEMORA_E_TOKEN_MALFORMED && stat(arg, &st) == 0)
+		return cli_error(exit_code_for(rc), "'%s' is not a token, but a file of that "
+				 "name exists: did you mean @%s?", arg, arg);
+	return rc ? fail(rc) : EXIT_OK;
+}
+
+/* ------------------------------------------------------------- attaching */
 
 int cli_attach(const char *path, const struct attach_opts *o, shmemora_pool **out)
 {
@@ -184,4 +286,89 @@ int cli_attach(const char *path, const struct attach_opts *o, shmemora_pool **ou
 		rc = shmemora_attach(path, cfg, out);
 	shmemora_config_delete(cfg);
 	return rc ? fail(rc) : EXIT_OK;
+}
+
+int cli_detach(shmemora_pool *pool, int code)
+{
+	int rc = shmemora_detach(pool);
+	return rc && code == EXIT_OK ? fail(rc) : code;
+}
+
+/* ------------------------------------------------- pool commands' options */
+
+static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
+			  struct cmd_opts *o)
+{
+	enum { O_KEYFILE = 256 };
+	static const struct option_bit {
+		struct option opt;
+		unsigned bit;
+	} table[] = {
+		{ { "key-file", required_argument, 0, O_KEYFILE }, 0 },
+		{ { "token", required_argument, 0, 't' }, OPT_TOKEN },
+		{ { "json", no_argument, 0, 'j' }, OPT_JSON },
+		{ { "insert", no_argument, 0, 'i' }, OPT_INSERT },
+		{ { "update", no_argument, 0, 'u' }, OPT_UPDATE },
+	};
+	enum { N = sizeof table / sizeof table[0] };
+	/* getopt_long sees only the options this command takes */
+	struct option opts[N + 1];
+	int n = 0;
+	for (int i = 0; i < N; i++)
+		if (!table[i].bit || (pc->options & table[i].bit))
+			opts[n++] = table[i].opt;
+	memset(&opts[n], 0, sizeof opts[n]);
+
+	memset(o, 0, sizeof *o);
+	o->attach.host_id = -1;
+	o->attach.observer = pc->observer;
+	optind = 1;
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_KEYFILE: o->attach.key_file = optarg; break;
+		case 't': o->token = optarg; break;
+		case 'j': o->json = 1; break;
+		case 'i': o->insert = 1; break;
+		case 'u': o->update = 1; break;
+		default:
+			return option_error(pc->name, opt, argv);
+		}
+	}
+	int nargs = argc - optind;
+	if (nargs < 1)
+		return usage_error(pc->name, "expected a POOL path");
+	o->pool = argv[optind];
+	o->nargs = nargs - 1;
+	o->args = argv + optind + 1;
+	if (o->nargs < pc->min_args || o->nargs > pc->max_args)
+		return usage_error(pc->name, "expected %d%s argument%s after POOL, not %d",
+				   pc->min_args, pc->max_args > pc->min_args ? " or more" : "",
+				   pc->max_args == 1 ? "" : "s", o->nargs);
+	return EXIT_OK;
+}
+
+int run_pool_command(const struct pool_command *pc, int argc, char **argv)
+{
+	struct cmd_opts o;
+	int code = parse_cmd_opts(pc, argc, argv, &o);
+	if (code)
+		return code;
+	shmemora_token tok;
+	const shmemora_token *use = NULL;
+	if (pc->token == TOKEN_REQUIRED || (pc->token == TOKEN_OPTIONAL && o.token)) {
+		if ((code = cli_read_token(o.token, o.pool, &tok)))
+			return code;
+		use = &tok;
+	} else if (pc->token == TOKEN_OPTIONAL) {
+		char root[PATH_MAX];
+		if (shmemora_root_token_path(o.pool, NULL, root, sizeof root) == 0 &&
+		    shmemora_token_load(root, &tok) == 0)
+			use = &tok;
+	}
+	shmemora_pool *pool;
+	if ((code = cli_attach(o.pool, &o.attach, &pool)))
+		return code;
+	return cli_detach(pool, pc->run(pool, use, &o));
 }

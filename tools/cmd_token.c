@@ -4,7 +4,7 @@
  * attaches as a transient host, does one thing, and detaches.
  *
  * A TOKEN argument is a token's text form, or @FILE to read it from a file
- * (the root token lives in POOL.root-token).
+ * (cli_read_token; the root token lives in the pool's root token file).
  */
 #include "cli.h"
 
@@ -24,12 +24,15 @@ const char token_help[] =
 	"  token derive POOL [--from TOKEN] (--region OFF:LEN | --namespace NS |\n"
 	"               --key NS/KEY) --rights R [--expires SECONDS]\n"
 	"        derive a narrower token and print it.  R is a subset of rwidg\n"
-	"        (read, write, insert, delete, grant).  --from defaults to\n"
-	"        @POOL.root-token; it must hold the grant right (g).\n"
+	"        (read, write, insert, delete, grant).  --from defaults to the\n"
+	"        pool's root token file; it must hold the grant right (g).\n"
 	"  token revoke POOL TOKEN      revoke TOKEN and everything derived from it\n"
 	"  token list POOL [--json]     list the capability table (never tags)\n"
 	"  token inspect POOL TOKEN [--json]   verify TOKEN and show its entry\n"
 	"  token gc POOL                free revoked and expired entries\n"
+	"\n"
+	"list and inspect attach as observers: they work while every host slot is\n"
+	"held.\n"
 	"\n"
 	"Options for all:\n"
 	"  --key-file F   the pool's key file (default POOL.key or $SHMEMORA_KEY_FILE)\n"
@@ -45,29 +48,12 @@ const char region_help[] =
 	"Raw access to the raw area through the protected path: `read` copies LEN\n"
 	"bytes at offset OFF to standard output, `write` copies standard input to\n"
 	"offset OFF.  The token must grant r (read) or w (write) on that range.\n"
+	"read attaches as an observer.\n"
 	"\n"
 	"Options:\n"
-	"  --token TOKEN  the token (text, or @FILE); required\n"
+	"  --token TOKEN  text token or @FILE (default: the pool's root token file)\n"
 	"  --key-file F   the pool's key file\n"
 	"  -h, --help     this help\n";
-
-/* Resolves TOKEN text or @FILE. */
-static int read_token(const char *arg, shmemora_token *out)
-{
-	int rc = arg[0] == '@' ? shmemora_token_load(arg + 1, out)
-			       : shmemora_token_parse(arg, out);
-	return rc ? fail(rc) : EXIT_OK;
-}
-
-/* 0 or a size with an optional K/M/G suffix. */
-static int parse_offset(const char *s, uint64_t *out)
-{
-	if (strcmp(s, "0") == 0) {
-		*out = 0;
-		return 0;
-	}
-	return parse_size(s, out);
-}
 
 static const char *scope_name(enum shmemora_scope s)
 {
@@ -158,7 +144,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct token_opts 
 	o->attach.host_id = -1;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_KEYFILE: o->attach.key_file = optarg; break;
 		case O_JSON: o->json = 1; break;
@@ -169,7 +156,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct token_opts 
 		case O_KEY: o->key = optarg; break;
 		case O_RIGHTS: o->rights = optarg; break;
 		case O_EXPIRES: o->expires = optarg; break;
-		default: return usage_error(cmd, "unknown option");
+		default: return option_error(cmd, opt, argv);
 		}
 	}
 	return EXIT_OK;
@@ -191,7 +178,7 @@ static int build_grant(const struct token_opts *o, shmemora_grant *g, char *ns_b
 			return usage_error("token derive", "--region takes OFF:LEN, e.g. 0:4K");
 		memcpy(off, o->region, (size_t)(colon - o->region));
 		off[colon - o->region] = '\0';
-		if (parse_offset(off, &g->offset) || parse_size(colon + 1, &g->length))
+		if (parse_size0(off, &g->offset) || parse_size(colon + 1, &g->length))
 			return usage_error("token derive", "bad --region '%s' (OFF:LEN, e.g. 0:4K)",
 					   o->region);
 		g->scope = SHMEMORA_SCOPE_REGION;
@@ -228,13 +215,8 @@ static int token_derive(shmemora_pool *pool, const char *path, const struct toke
 	int code = build_grant(o, &g, ns, sizeof ns);
 	if (code)
 		return code;
-	char from[PATH_MAX + 2];
-	if (o->from)
-		snprintf(from, sizeof from, "%s", o->from);
-	else
-		snprintf(from, sizeof from, "@%s.root-token", path);
 	shmemora_token parent, child;
-	if ((code = read_token(from, &parent)))
+	if ((code = cli_read_token(o->from, path, &parent)))
 		return code;
 	int rc = shmemora_token_derive(pool, &parent, &g, &child);
 	if (rc)
@@ -297,7 +279,7 @@ int cmd_token(int argc, char **argv)
 	if (nargs != wants_token)
 		return usage_error("token", wants_token ? "expected POOL TOKEN" : "expected POOL");
 	shmemora_token tok;
-	if (wants_token && (code = read_token(args[0], &tok)))
+	if (wants_token && (code = cli_read_token(args[0], path, &tok)))
 		return code;
 
 	shmemora_pool *pool;
@@ -329,10 +311,7 @@ int cmd_token(int argc, char **argv)
 	}
 	if (rc)
 		code = fail(rc);
-	int drc = shmemora_detach(pool);
-	if (drc && code == EXIT_OK)
-		code = fail(drc);
-	return code;
+	return cli_detach(pool, code);
 }
 
 static int region_read(shmemora_pool *pool, const shmemora_token *tok, uint64_t off,
@@ -385,22 +364,17 @@ int cmd_region(int argc, char **argv)
 		return code;
 	int nargs = argc - 2 - optind;
 	char **args = argv + 2 + optind;
-	if (!o.token)
-		return usage_error("region", "--token is required");
 	uint64_t off, len = 0;
-	if (nargs != (is_read ? 2 : 1) || parse_offset(args[0], &off) ||
-	    (is_read && parse_offset(args[1], &len)))
+	if (nargs != (is_read ? 2 : 1) || parse_size0(args[0], &off) ||
+	    (is_read && parse_size0(args[1], &len)))
 		return usage_error("region", is_read ? "expected POOL OFF LEN" : "expected POOL OFF");
 	shmemora_token tok;
-	if ((code = read_token(o.token, &tok)))
+	if ((code = cli_read_token(o.token, path, &tok)))
 		return code;
 	shmemora_pool *pool;
 	o.attach.observer = is_read;
 	if ((code = cli_attach(path, &o.attach, &pool)))
 		return code;
-	code = is_read ? region_read(pool, &tok, off, len) : region_write(pool, &tok, off);
-	int drc = shmemora_detach(pool);
-	if (drc && code == EXIT_OK)
-		code = fail(drc);
-	return code;
+	return cli_detach(pool, is_read ? region_read(pool, &tok, off, len)
+				       : region_write(pool, &tok, off));
 }
