@@ -235,6 +235,61 @@ int wants_help(int argc, char **argv)
 	return 0;
 }
 
+static int read_all(FILE *in, size_t limit, uint8_t **buf, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	uint8_t *b = malloc(cap);
+	if (!b)
+		return -1;
+	for (;;) {
+		if (n == cap) {
+			if (cap > limit) {
+				free(b);
+				errno = EFBIG;
+				return -1;
+			}
+			uint8_t *bigger = realloc(b, cap * 2);
+			if (!bigger) {
+				free(b);
+				errno = ENOMEM;
+				return -1;
+			}
+			b = bigger;
+			cap *= 2;
+		}
+		size_t got = fread(b + n, 1, cap - n, in);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(in)) {
+		int e = errno;
+		free(b);
+		errno = e ? e : EIO;
+		return -1;
+	}
+	if (n > limit) {
+		free(b);
+		errno = EFBIG;
+		return -1;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int read_stdin(const char *cmd, uint64_t limit, const char *limit_name, const char *undone,
+	       uint8_t **buf, size_t *len)
+{
+	if (read_all(stdin, limit > SIZE_MAX ? SIZE_MAX : (size_t)limit, buf, len) == 0)
+		return EXIT_OK;
+	if (errno == EFBIG)
+		return cli_error(EXIT_USAGE, "%s: standard input is larger than %s (%" PRIu64
+				 " bytes): %s", cmd, limit_name, limit, undone);
+	return cli_error(EXIT_RUNTIME, "%s: reading standard input failed: %s: %s", cmd,
+			 strerror(errno), undone);
+}
+
 /* ---------------------------------------------------------------- tokens */
 
 int cli_root_token_path(const char *pool_path, char *out, size_t len)

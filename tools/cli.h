@@ -60,6 +60,13 @@ void json_string(FILE *f, const char *s);
 /* True when argv holds -h or --help before any "--". */
 int wants_help(int argc, char **argv);
 
+/* Reads all of standard input into a malloc'd buffer, refusing more than
+ * `limit` bytes.  On failure prints "CMD: standard input is larger than
+ * LIMIT_NAME (N bytes): UNDONE" (or why reading failed) and returns the
+ * exit code. */
+int read_stdin(const char *cmd, uint64_t limit, const char *limit_name, const char *undone,
+	       uint8_t **buf, size_t *len);
+
 /*
  * The token a command acts with, into *out: `arg` as a token's text, as
  * "@FILE" (read with shmemora_token_load, which refuses FIFOs, devices,

@@ -21,7 +21,8 @@ const char put_help[] =
 	"       shmemora put POOL NS KEY [-] [--token TOKEN] < FILE\n"
 	"\n"
 	"Insert or replace KEY in namespace NS.  The value is VALUE, or standard\n"
-	"input when VALUE is '-' or absent.  Needs rights w and i.\n"
+	"input when VALUE is '-' or absent (read whole, at most the pool's max\n"
+	"value).  Needs rights w and i.\n"
 	"\n"
 	"Options:\n"
 	"  --insert       fail (exit 2) if the key exists; needs only i\n"
@@ -49,35 +50,6 @@ const char del_help[] =
 
 /* -------------------------------------------------------- put, get, del */
 
-/* Standard input, read whole. */
-static int read_value(uint8_t **buf, size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	uint8_t *b = malloc(cap);
-	size_t got;
-	while (b && (got = fread(b + n, 1, cap - n, stdin)) > 0) {
-		n += got;
-		if (n == cap) {
-			uint8_t *bigger = realloc(b, cap * 2);
-			if (!bigger) {
-				free(b);
-				b = NULL;
-				break;
-			}
-			b = bigger;
-			cap *= 2;
-		}
-	}
-	if (!b || ferror(stdin)) {
-		free(b);
-		fprintf(stderr, "%s: reading standard input failed\n", prog);
-		return EXIT_RUNTIME;
-	}
-	*buf = b;
-	*len = n;
-	return EXIT_OK;
-}
-
 /* The value of a put: argv's VALUE, or standard input read whole. */
 static int put_value(const struct cmd_opts *o, shmemora_pool *pool, uint8_t **buf,
 		     const void **value, size_t *len)
@@ -88,8 +60,12 @@ static int put_value(const struct cmd_opts *o, shmemora_pool *pool, uint8_t **bu
 		*len = strlen(o->args[2]);
 		return EXIT_OK;
 	}
-	(void)pool;
-	int code = read_value(buf, len);
+	shmemora_info info;
+	int rc = shmemora_pool_info(pool, &info);
+	if (rc)
+		return fail(rc);
+	int code = read_stdin("put", info.max_value, "this pool's max value", "nothing written",
+			      buf, len);
 	*value = *buf;
 	return code;
 }

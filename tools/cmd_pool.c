@@ -5,7 +5,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,10 +24,11 @@ enum value_kind {
 	V_NUMBER,     /* decimal, within [min, max] */
 	V_TEXT,       /* a path, copied by the setter */
 	V_COHERENCE,  /* coherent | flush */
+	V_GROUP,      /* a group name or GID */
 };
 
 /* Which setter takes it: the library's setters differ in their types. */
-enum setter_kind { SET_U64, SET_U32, SET_INT, SET_TEXT, SET_COHERENCE };
+enum setter_kind { SET_U64, SET_U32, SET_INT, SET_LONG, SET_TEXT, SET_COHERENCE };
 
 struct create_option {
 	const char *name;      /* --NAME */
@@ -37,6 +40,7 @@ struct create_option {
 		int (*u64)(shmemora_config *, uint64_t);
 		int (*u32)(shmemora_config *, uint32_t);
 		int (*i)(shmemora_config *, int);
+		int (*l)(shmemora_config *, long);
 		int (*text)(shmemora_config *, const char *);
 		int (*coherence)(shmemora_config *, enum shmemora_coherence);
 	} set;
@@ -57,6 +61,10 @@ static const struct create_option create_options[] = {
 	{ "root-token-file", "F", V_TEXT, 0, 0, SET_TEXT,
 	  { .text = shmemora_config_set_root_token_file },
 	  "where to write the root token (default POOL.root-token)" },
+	{ "group", "G", V_GROUP, 0, 0, SET_LONG, { .l = shmemora_config_set_group },
+	  "share the pool with group G (a name or GID): pool file\n"
+	  "0660, key file 0640, so its members can attach; the root\n"
+	  "token file stays 0600.  You must be root or in the group" },
 	{ "capabilities", "N", V_NUMBER, 1, UINT64_MAX, SET_U64,
 	  { .u64 = shmemora_config_set_capabilities },
 	  "capability table entries (default scales with size)" },
@@ -115,6 +123,19 @@ void create_help(FILE *f)
 	fprintf(f, "  %-21s this help\n", "-h, --help");
 }
 
+/* A group name or number into its GID. */
+static int parse_group(const char *s, uint64_t *gid)
+{
+	if (parse_uint(s, (uint64_t)UINT32_MAX - 1, gid) == 0)
+		return 0;
+	errno = 0;
+	struct group *g = getgrnam(s);
+	if (!g)
+		return -1;
+	*gid = g->gr_gid;
+	return 0;
+}
+
 /* Reads one option's value and hands it to its setter; returns the exit code. */
 static int apply_create_option(const struct create_option *c, const char *arg,
 			       shmemora_config *cfg)
@@ -141,6 +162,11 @@ static int apply_create_option(const struct create_option *c, const char *arg,
 			return usage_error("create", "--coherence takes coherent or flush, not '%s'",
 					   arg);
 		break;
+	case V_GROUP:
+		if (parse_group(arg, &n))
+			return usage_error("create", "--group: no group named '%s' (`getent group` "
+					   "lists them)", arg);
+		break;
 	}
 	if (bad && c->kind == V_SIZE)
 		return usage_error("create", "bad --%s '%s' (a size such as 64M or 1G, at most "
@@ -153,6 +179,7 @@ static int apply_create_option(const struct create_option *c, const char *arg,
 	case SET_U64: rc = c->set.u64(cfg, n); break;
 	case SET_U32: rc = c->set.u32(cfg, (uint32_t)n); break;
 	case SET_INT: rc = c->set.i(cfg, (int)n); break;
+	case SET_LONG: rc = c->set.l(cfg, (long)n); break;
 	case SET_TEXT: rc = c->set.text(cfg, arg); break;
 	case SET_COHERENCE: rc = c->set.coherence(cfg, (enum shmemora_coherence)n); break;
 	}

@@ -48,7 +48,9 @@ const char region_help[] =
 	"Raw access to the raw area through the protected path: `read` copies LEN\n"
 	"bytes at offset OFF to standard output, `write` copies standard input to\n"
 	"offset OFF.  The token must grant r (read) or w (write) on that range.\n"
-	"read attaches as an observer.\n"
+	"write is all or nothing: it reads the whole input first (refusing input\n"
+	"larger than the raw area), then writes it in one call, so a refused write\n"
+	"writes no byte.  read attaches as an observer.\n"
 	"\n"
 	"Options:\n"
 	"  --token TOKEN  text token or @FILE (default: the pool's root token file)\n"
@@ -333,21 +335,23 @@ static int region_read(shmemora_pool *pool, const shmemora_token *tok, uint64_t 
 	return EXIT_OK;
 }
 
+/* All or nothing: the whole input is read first, then written in one call,
+ * so a token that covers only part of the range writes no byte. */
 static int region_write(shmemora_pool *pool, const shmemora_token *tok, uint64_t off)
 {
-	static uint8_t buf[1 << 16];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
-		int rc = shmemora_region_write(pool, tok, off, buf, n);
-		if (rc)
-			return fail(rc);
-		off += n;
-	}
-	if (ferror(stdin)) {
-		fprintf(stderr, "%s: reading standard input failed\n", prog);
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
+	shmemora_info info;
+	int rc = shmemora_pool_info(pool, &info);
+	if (rc)
+		return fail(rc);
+	uint8_t *buf;
+	size_t len;
+	int code = read_stdin("region write", info.region_size[SHMEMORA_REGION_RAW],
+			      "the raw area", "nothing written", &buf, &len);
+	if (code)
+		return code;
+	rc = shmemora_region_write(pool, tok, off, buf, len);
+	free(buf);
+	return rc ? fail(rc) : EXIT_OK;
 }
 
 int cmd_region(int argc, char **argv)

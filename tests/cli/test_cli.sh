@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_cli.sh BUILD — the shmemora command: output, exit codes, --help, the
 # conventions every subcommand shares (exit-code table, tokens, create's
-# options).
+# options), and sharing a pool with a group.
 set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 B=${1:-build}/shmemora
@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 P=/dev/shm/shmemora-cli-$$
 cleanup_pools() { rm -f "$P"* ; }
 trap 'cleanup_pools; tap_cleanup' EXIT
-echo "1..33"
+echo "1..40"
 
 expect_exit 0 create_default_1g "$B" create "$P" --size 1G
 check key_file_is_mode_0600 test "$(stat -c %a "$P.key")" = 600
@@ -105,6 +105,24 @@ mv "$P-o.root-token" "$P-o.moved"
 check_output --status 1 missing_root_token_file_says_what_to_do "give --token" \
 	stderr_of "$B" get "$P-o" t k
 mv "$P-o.moved" "$P-o.root-token"
+
+# ---- --group: pool 0660 and key 0640 owned by the group, root token 0600.
+group=$(id -gn)
+expect_exit 0 create_with_a_group "$B" create "$P-g" --size 16M --group "$group"
+check group_pool_file_is_0660_and_the_group_s test "$(stat -c '%a %G' "$P-g")" = "660 $group"
+check group_key_file_is_0640_and_the_group_s test "$(stat -c '%a %G' "$P-g.key")" = "640 $group"
+check group_root_token_stays_0600 test "$(stat -c %a "$P-g.root-token")" = 600
+check_output --status 2 unknown_group_is_usage_error "no group named" \
+	stderr_of "$B" create "$P-4" --group no-such-group-here
+# Someone outside the group may not share a pool with it: E_PERMISSION, exit 3.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && getent passwd nobody >/dev/null; then
+	expect_exit 3 group_the_creator_is_not_in_is_permission_denied \
+		setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		"$B" create "$P-5" --size 16M --group root
+else
+	tap_skip "group_the_creator_is_not_in_is_permission_denied (needs root, setpriv and user nobody)"
+fi
+check refused_group_create_leaves_no_file test ! -e "$P-5" -a ! -e "$P-5.key"
 
 expect_exit 0 destroy_removes_pool "$B" destroy "$P"
 check destroy_removed_pool_key_and_root_token test ! -e "$P" -a ! -e "$P.key" -a ! -e "$P.root-token"
