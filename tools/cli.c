@@ -1,10 +1,11 @@
 /*
  * cli.c — what every subcommand of `shmemora` shares: the exit-code table,
  * turning library errors into one line on stderr, reading tokens, attaching,
- * and parsing sizes and numbers.
+ * parsing sizes and numbers, and escaping bytes for terminals and JSON.
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -208,17 +209,142 @@ void format_hex(const uint8_t *b, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
-/* A JSON string literal with the escapes JSON requires. */
+/* ------------------------------------------------------- bytes as text */
+
+void escape_bytes(const void *bytes, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = bytes;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\\') {
+			*out++ = '\\';
+			*out++ = '\\';
+		} else if (p[i] > 0x20 && p[i] < 0x7f) {
+			*out++ = (char)p[i];
+		} else {
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hex[p[i] >> 4];
+			*out++ = hex[p[i] & 15];
+		}
+	}
+	*out = '\0';
+}
+
+int unescape_bytes(const char *text, uint8_t *out, size_t *len)
+{
+	size_t n = 0;
+	for (const char *p = text; *p; p++) {
+		if (*p != '\\') {
+			out[n++] = (uint8_t)*p;
+		} else if (p[1] == '\\') {
+			out[n++] = '\\';
+			p++;
+		} else if (p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
+			   isxdigit((unsigned char)p[3])) {
+			char hex[3] = { p[2], p[3], 0 };
+			out[n++] = (uint8_t)strtoul(hex, NULL, 16);
+			p += 3;
+		} else {
+			return -1;
+		}
+	}
+	*len = n;
+	return 0;
+}
+
+void print_escaped(FILE *f, const void *bytes, size_t len)
+{
+	const unsigned char *p = bytes;
+	char piece[4 * 64 + 1];
+	for (size_t i = 0; i < len; i += 64) {
+		size_t n = len - i < 64 ? len - i : 64;
+		escape_bytes(p + i, n, piece);
+		fputs(piece, f);
+	}
+}
+
+size_t utf8_sequence(const unsigned char *p, size_t n)
+{
+	size_t len;
+	uint32_t min, c;
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0)
+		len = 2, min = 0x80, c = p[0] & 0x1f;
+	else if ((p[0] & 0xf0) == 0xe0)
+		len = 3, min = 0x800, c = p[0] & 0x0f;
+	else if ((p[0] & 0xf8) == 0xf0)
+		len = 4, min = 0x10000, c = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, UTF-16 surrogates and past U+10FFFF are not UTF-8 */
+	if (c < min || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return len;
+}
+
+static int is_utf8(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k)
+		if ((k = utf8_sequence(p + i, n - i)) == 0)
+			return 0;
+	return 1;
+}
+
+/* The body of a JSON string for UTF-8 bytes, without the quotes. */
+static void json_escaped(FILE *f, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i]);
+		else
+			fputc(p[i], f);
+	}
+}
+
 void json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
+	json_escaped(f, (const unsigned char *)s, strlen(s));
+	fputc('"', f);
+}
+
+static void base64(FILE *f, const unsigned char *p, size_t n)
+{
+	static const char abc[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		fputc(abc[v >> 18], f);
+		fputc(abc[(v >> 12) & 63], f);
+		fputc(i + 1 < n ? abc[(v >> 6) & 63] : '=', f);
+		fputc(i + 2 < n ? abc[v & 63] : '=', f);
+	}
+}
+
+void json_bytes_member(FILE *f, const char *name, const void *bytes, size_t len)
+{
+	const unsigned char *p = bytes;
+	if (is_utf8(p, len)) {
+		fprintf(f, "\"%s\": \"", name);
+		json_escaped(f, p, len);
+	} else {
+		fprintf(f, "\"%s_base64\": \"", name);
+		base64(f, p, len);
 	}
 	fputc('"', f);
 }
@@ -364,6 +490,10 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 		{ { "json", no_argument, 0, 'j' }, OPT_JSON },
 		{ { "insert", no_argument, 0, 'i' }, OPT_INSERT },
 		{ { "update", no_argument, 0, 'u' }, OPT_UPDATE },
+		{ { "match", required_argument, 0, 'm' }, OPT_MATCH },
+		{ { "count", required_argument, 0, 'c' }, OPT_COUNT },
+		{ { "values", no_argument, 0, 'v' }, OPT_VALUES },
+		{ { "escaped", no_argument, 0, 'e' }, OPT_ESCAPED },
 	};
 	enum { N = sizeof table / sizeof table[0] };
 	/* getopt_long sees only the options this command takes */
@@ -387,6 +517,15 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 		case 'j': o->json = 1; break;
 		case 'i': o->insert = 1; break;
 		case 'u': o->update = 1; break;
+		case 'm': o->match = optarg; break;
+		case 'v': o->values = 1; break;
+		case 'e': o->escaped = 1; break;
+		case 'c':
+			if (parse_uint(optarg, UINT64_MAX, &o->count) || o->count == 0)
+				return usage_error(pc->name, "--count takes a number > 0, not '%s'",
+						   optarg);
+			o->has_count = 1;
+			break;
 		default:
 			return option_error(pc->name, opt, argv);
 		}

@@ -9,7 +9,8 @@
  *  - errors: one line on stderr, saying what was wrong and what to do;
  *  - tokens: cli_read_token() reads TOKEN text, @FILE, or the pool's root
  *    token file (its path decided by the library);
- *  - attaching: cli_attach(), as a transient host or as an observer.
+ *  - attaching: cli_attach(), as a transient host or as an observer;
+ *  - bytes on a terminal or in JSON: escaped, never raw.
  */
 #ifndef SHMEMORA_CLI_H
 #define SHMEMORA_CLI_H
@@ -55,8 +56,22 @@ void human_bytes(uint64_t v, char *out, size_t n);
 void format_uuid(const uint8_t u[16], char *out);
 void format_hex(const uint8_t *b, size_t n, char *out);
 
-/* A JSON string literal with the escapes JSON requires. */
+/* Bytes for a terminal line: printable ASCII but '\\' as is, '\\' as "\\\\",
+ * every other byte (space, tab, newline, NUL, 0x80-0xff) as \xHH, so that
+ * a line holds one key and splitting on white space is safe. */
+void print_escaped(FILE *f, const void *bytes, size_t len);
+/* The text print_escaped writes, into out (4 * len + 1 bytes). */
+void escape_bytes(const void *bytes, size_t len, char *out);
+/* The other way: \xHH and \\ decoded, into out (strlen(text) bytes at
+ * most); -1 for any other backslash. */
+int unescape_bytes(const char *text, uint8_t *out, size_t *len);
+/* The length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+size_t utf8_sequence(const unsigned char *p, size_t n);
+/* A JSON string literal with the escapes JSON requires (s is UTF-8 text). */
 void json_string(FILE *f, const char *s);
+/* One JSON member for bytes: "NAME": "text" when they are valid UTF-8,
+ * else "NAME_base64": "..." (JSON strings cannot hold other bytes). */
+void json_bytes_member(FILE *f, const char *name, const void *bytes, size_t len);
 /* True when argv holds -h or --help before any "--". */
 int wants_help(int argc, char **argv);
 
@@ -103,13 +118,19 @@ enum {
 	OPT_JSON = 1 << 1,       /* --json */
 	OPT_INSERT = 1 << 2,     /* --insert */
 	OPT_UPDATE = 1 << 3,     /* --update */
+	OPT_MATCH = 1 << 4,      /* --match GLOB */
+	OPT_COUNT = 1 << 5,      /* --count N */
+	OPT_VALUES = 1 << 6,     /* --values */
+	OPT_ESCAPED = 1 << 11,   /* --escaped */
 };
 
 struct cmd_opts {
 	struct attach_opts attach;
 	const char *pool;          /* the POOL argument */
-	const char *token;
-	int json, insert, update;
+	const char *token, *match;
+	uint64_t count;
+	int has_count;
+	int json, insert, update, values, escaped;
 	int nargs;                 /* positional arguments after POOL */
 	char **args;
 };
@@ -149,7 +170,8 @@ extern const char token_help[], region_help[];
 int cmd_put(int argc, char **argv);      /* cmd_kv.c */
 int cmd_get(int argc, char **argv);
 int cmd_del(int argc, char **argv);
-extern const char put_help[], get_help[], del_help[];
+int cmd_keys(int argc, char **argv);
+extern const char put_help[], get_help[], del_help[], keys_help[];
 
 int cmd_ns(int argc, char **argv);       /* cmd_ns.c */
 extern const char ns_help[];

@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{ "put", cmd_put, put_help, NULL, "insert or replace a key" },
 	{ "get", cmd_get, get_help, NULL, "print a key's value" },
 	{ "del", cmd_del, del_help, NULL, "delete a key" },
+	{ "keys", cmd_keys, keys_help, NULL, "list a namespace's keys (and values)" },
 	{ "stats", cmd_stats, stats_help, NULL,
 	  "keys, space per partition and size class, index load" },
 	{ "check", cmd_check, check_help, NULL, "verify every structure; --repair leaks and dead hosts" },
