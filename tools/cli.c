@@ -493,6 +493,8 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 		{ { "match", required_argument, 0, 'm' }, OPT_MATCH },
 		{ { "count", required_argument, 0, 'c' }, OPT_COUNT },
 		{ { "values", no_argument, 0, 'v' }, OPT_VALUES },
+		{ { "keys", required_argument, 0, 'K' }, OPT_KEYS },
+		{ { "bytes", required_argument, 0, 'B' }, OPT_BYTES },
 		{ { "escaped", no_argument, 0, 'e' }, OPT_ESCAPED },
 	};
 	enum { N = sizeof table / sizeof table[0] };
@@ -525,6 +527,18 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 				return usage_error(pc->name, "--count takes a number > 0, not '%s'",
 						   optarg);
 			o->has_count = 1;
+			break;
+		case 'K':
+			if (parse_uint(optarg, UINT64_MAX, &o->max_keys))
+				return usage_error(pc->name, "--keys takes a number (0: no limit), "
+						   "not '%s'", optarg);
+			o->has_keys = 1;
+			break;
+		case 'B':
+			if (parse_size0(optarg, &o->max_bytes))
+				return usage_error(pc->name, "--bytes takes a size such as 64M "
+						   "(0: no limit), not '%s'", optarg);
+			o->has_bytes = 1;
 			break;
 		default:
 			return option_error(pc->name, opt, argv);

@@ -121,6 +121,8 @@ enum {
 	OPT_MATCH = 1 << 4,      /* --match GLOB */
 	OPT_COUNT = 1 << 5,      /* --count N */
 	OPT_VALUES = 1 << 6,     /* --values */
+	OPT_KEYS = 1 << 7,       /* --keys N */
+	OPT_BYTES = 1 << 8,      /* --bytes S */
 	OPT_ESCAPED = 1 << 11,   /* --escaped */
 };
 
@@ -128,8 +130,8 @@ struct cmd_opts {
 	struct attach_opts attach;
 	const char *pool;          /* the POOL argument */
 	const char *token, *match;
-	uint64_t count;
-	int has_count;
+	uint64_t count, max_keys, max_bytes;
+	int has_count, has_keys, has_bytes;
 	int json, insert, update, values, escaped;
 	int nargs;                 /* positional arguments after POOL */
 	char **args;

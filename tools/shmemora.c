@@ -29,7 +29,7 @@ static const struct command commands[] = {
 	  "derive, revoke, list, inspect, gc capability tokens" },
 	{ "region", cmd_region, region_help, NULL,
 	  "read or write raw bytes through the protected path" },
-	{ "ns", cmd_ns, ns_help, NULL, "create a namespace (table)" },
+	{ "ns", cmd_ns, ns_help, NULL, "list, create, delete, describe or limit namespaces" },
 	{ "put", cmd_put, put_help, NULL, "insert or replace a key" },
 	{ "get", cmd_get, get_help, NULL, "print a key's value" },
 	{ "del", cmd_del, del_help, NULL, "delete a key" },

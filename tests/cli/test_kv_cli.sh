@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# test_kv_cli.sh BUILD — the key-value commands: put, get, del, keys;
-# binary-safe output.
+# test_kv_cli.sh BUILD — the key-value commands: put, get, del, keys, ns
+# list|create|delete|stat|limit; binary-safe output.
 set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 B=${1:-build}/shmemora
 P=/dev/shm/shmemora-kvcli-$$
 trap 'rm -f "$P"*; tap_cleanup' EXIT
-echo "1..25"
+echo "1..38"
 stderr_of() { "$@" 2>&1 >/dev/null; }
 
 "$B" create "$P" --size 64M --max-key 256 >/dev/null 2>&1
@@ -53,3 +53,23 @@ RO_OTHER=$("$B" token derive "$P" --key users/alice --rights r 2>/dev/null)
 check_output --equals keys_with_a_key_token_lists_its_one_key alice \
 	"$B" keys "$P" users --token "$RO_OTHER"
 check_output keys_help_says_what_a_scan_guarantees "listed exactly once" "$B" keys --help
+
+# ---- ns list, stat, limit, delete.
+check_output -E ns_list_shows_name_keys_limits_incarnation '^users +3 +[0-9]+ bytes +- +- +1$' \
+	"$B" ns list "$P"
+check_output ns_list_json '"name": "users", "keys": 3, "bytes": [0-9]*, "max_keys": 0, "max_bytes": 0, "incarnation": 1' \
+	"$B" ns list "$P" --json
+check_output ns_limit_keys_and_bytes 'at most 4 keys, 1 MiB' "$B" ns limit "$P" users --keys 4 --bytes 1M
+check_output ns_limit_keeps_the_limit_not_given 'at most 5 keys, 1 MiB' "$B" ns limit "$P" users --keys 5
+check_output -E ns_stat_shows_the_limits '^users +3 +[0-9]+ bytes +5 +1 MiB +1$' "$B" ns stat "$P" users
+"$B" put "$P" users k4 x >/dev/null 2>&1
+"$B" put "$P" users k5 x >/dev/null 2>&1
+check_output --status 3 put_past_the_key_limit_is_over_quota "limit of 5 keys" stderr_of "$B" put "$P" users k6 x
+check_output ns_limit_zero_removes_it 'at most - keys, 1 MiB' "$B" ns limit "$P" users --keys 0
+expect_exit 2 ns_limit_needs_a_limit "$B" ns limit "$P" users
+expect_exit 2 ns_limit_bad_bytes "$B" ns limit "$P" users --bytes 12Q
+expect_exit 1 ns_stat_of_a_missing_namespace "$B" ns stat "$P" nosuch
+check_output --equals ns_delete_says_how_many_keys 'deleted namespace users: 5 keys removed' \
+	"$B" ns delete "$P" users
+expect_exit 1 deleted_namespace_is_gone "$B" get "$P" users alice
+expect_exit 2 ns_without_subcommand_is_usage_error "$B" ns frob "$P"

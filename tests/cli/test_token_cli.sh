@@ -6,7 +6,7 @@ set -u -o pipefail
 B=${1:-build}/shmemora
 P=/dev/shm/shmemora-tokcli-$$
 trap 'rm -f "$P"*; tap_cleanup' EXIT
-echo "1..25"
+echo "1..30"
 
 check_output create_prints_the_root_token '^shmemora1_' "$B" create "$P" --size 32M
 check root_token_file_is_mode_0600 test "$(stat -c %a "$P.root-token")" = 600
@@ -64,3 +64,20 @@ check_output --status 2 junk_after_the_token_inspected_is_refused "malformed" \
 	stderr_of "$B" token inspect "$P-r" "@$P.junk"
 check_output --status 2 derive_from_a_fifo_is_refused "not a regular file" \
 	stderr_of timeout 10 "$B" token derive "$P-r" --from "@$P.fifo" --region 0:8 --rights r
+
+# ---- list and inspect: namespace names, depth, quota, state.
+"$B" ns create "$P-r" users >/dev/null 2>&1
+NS=$("$B" token derive "$P-r" --namespace users --rights rg --quota 5 2>/dev/null)
+KEY=$("$B" token derive "$P-r" --from "$NS" --key users/alice --rights r 2>/dev/null)
+check_output -E inspect_shows_the_namespace_name_depth_and_quota \
+	'live +namespace +rg +1 +1/5 .* ns users$' "$B" token inspect "$P-r" "$NS"
+check_output -E list_shows_a_key_token_s_namespace_and_depth \
+	'live +key +r +2 +0/0 .* a key of ns users$' "$B" token list "$P-r"
+check_output list_json_has_name_depth_quota \
+	'"ns_name": "users", "ns_deleted": false, "ns_incarnation": 1, .*"depth": 1, "quota": 5, "quota_used": 1 }' \
+	"$B" token list "$P-r" --json
+"$B" ns delete "$P-r" users >/dev/null 2>&1
+check_output -E list_says_deleted_when_the_namespace_is_gone \
+	'namespace +rg .* ns \(deleted\)$' "$B" token list "$P-r"
+check_output list_json_says_deleted '"ns_name": null, "ns_deleted": true' \
+	"$B" token list "$P-r" --json
