@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 const char *prog = "shmemora";
 
@@ -35,7 +37,7 @@ static const struct exit_class {
 	  { SHMEMORA_E_NOT_FOUND } },
 	{ EXIT_USAGE,
 	  "bad usage or input (not a pool, too new, does not fit, exists, malformed "
-	  "token)",
+	  "token, bad dump)",
 	  { SHMEMORA_E_INVALID, SHMEMORA_E_EXISTS, SHMEMORA_E_NOT_POOL, SHMEMORA_E_VERSION,
 	    SHMEMORA_E_GEOMETRY, SHMEMORA_E_BAD_PATH, SHMEMORA_E_TOKEN_MALFORMED,
 	    SHMEMORA_E_TOO_SMALL } },
@@ -48,7 +50,7 @@ static const struct exit_class {
 	    SHMEMORA_E_DENIED, SHMEMORA_E_OUT_OF_SCOPE, SHMEMORA_E_WIDEN, SHMEMORA_E_NO_SLOT,
 	    SHMEMORA_E_QUOTA, SHMEMORA_E_READ_ONLY, SHMEMORA_E_PERMISSION } },
 	{ EXIT_INTEGRITY,
-	  "integrity error (corrupt, truncated or tampered pool)",
+	  "integrity error (corrupt, truncated or tampered pool; damaged dump)",
 	  { SHMEMORA_E_TRUNCATED, SHMEMORA_E_CORRUPT, SHMEMORA_E_TAMPERED } },
 	{ EXIT_RUNTIME,
 	  "other runtime error (I/O, out of memory or space, busy, contended: try again)",
@@ -495,6 +497,7 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 		{ { "values", no_argument, 0, 'v' }, OPT_VALUES },
 		{ { "keys", required_argument, 0, 'K' }, OPT_KEYS },
 		{ { "bytes", required_argument, 0, 'B' }, OPT_BYTES },
+		{ { "partial", no_argument, 0, 'p' }, OPT_PARTIAL },
 		{ { "escaped", no_argument, 0, 'e' }, OPT_ESCAPED },
 	};
 	enum { N = sizeof table / sizeof table[0] };
@@ -521,6 +524,7 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 		case 'u': o->update = 1; break;
 		case 'm': o->match = optarg; break;
 		case 'v': o->values = 1; break;
+		case 'p': o->partial = 1; break;
 		case 'e': o->escaped = 1; break;
 		case 'c':
 			if (parse_uint(optarg, UINT64_MAX, &o->count) || o->count == 0)
@@ -579,4 +583,48 @@ int run_pool_command(const struct pool_command *pc, int argc, char **argv)
 	if ((code = cli_attach(o.pool, &o.attach, &pool)))
 		return code;
 	return cli_detach(pool, pc->run(pool, use, &o));
+}
+
+/* -------------------------------------------------------------- progress */
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+void progress_start(struct progress *p, const char *what)
+{
+	p->what = what;
+	p->on = isatty(STDERR_FILENO);
+	p->shown = 0;
+	p->last_ns = monotonic_ns();
+}
+
+static void progress_print(const struct progress *p, uint64_t items, uint64_t bytes,
+			   const char *end)
+{
+	char b[32];
+	human_bytes(bytes, b, sizeof b);
+	fprintf(stderr, "\r%s: %" PRIu64 " keys, %s%s", p->what, items, b, end);
+	fflush(stderr);
+}
+
+void progress_update(struct progress *p, uint64_t items, uint64_t bytes)
+{
+	if (!p->on || (items & 255))
+		return;
+	uint64_t now = monotonic_ns();
+	if (now - p->last_ns < 500000000ull)
+		return;
+	p->last_ns = now;
+	p->shown = 1;
+	progress_print(p, items, bytes, "");
+}
+
+void progress_end(struct progress *p, uint64_t items, uint64_t bytes)
+{
+	if (p->shown) /* a long one: the line ends with the totals */
+		progress_print(p, items, bytes, "\n");
 }

@@ -123,6 +123,7 @@ enum {
 	OPT_VALUES = 1 << 6,     /* --values */
 	OPT_KEYS = 1 << 7,       /* --keys N */
 	OPT_BYTES = 1 << 8,      /* --bytes S */
+	OPT_PARTIAL = 1 << 9,    /* --partial */
 	OPT_ESCAPED = 1 << 11,   /* --escaped */
 };
 
@@ -132,7 +133,7 @@ struct cmd_opts {
 	const char *token, *match;
 	uint64_t count, max_keys, max_bytes;
 	int has_count, has_keys, has_bytes;
-	int json, insert, update, values, escaped;
+	int json, insert, update, values, partial, escaped;
 	int nargs;                 /* positional arguments after POOL */
 	char **args;
 };
@@ -157,6 +158,17 @@ struct pool_command {
  * runs pc->run, detaches; returns the exit code. */
 int run_pool_command(const struct pool_command *pc, int argc, char **argv);
 
+/* A progress line on stderr, redrawn at most every half second, only when
+ * stderr is a terminal and the work takes longer than that. */
+struct progress {
+	const char *what;
+	int on, shown;
+	uint64_t last_ns;
+};
+void progress_start(struct progress *p, const char *what);
+void progress_update(struct progress *p, uint64_t items, uint64_t bytes);
+void progress_end(struct progress *p, uint64_t items, uint64_t bytes);
+
 /* The subcommands, one group a file. */
 int cmd_create(int argc, char **argv);   /* cmd_pool.c */
 int cmd_info(int argc, char **argv);
@@ -180,6 +192,10 @@ extern const char ns_help[];
 
 int cmd_stats(int argc, char **argv);    /* cmd_stats.c */
 extern const char stats_help[];
+
+int cmd_dump(int argc, char **argv);     /* cmd_dump.c */
+int cmd_load(int argc, char **argv);
+extern const char dump_help[], load_help[];
 
 int cmd_check(int argc, char **argv);    /* cmd_check.c */
 extern const char check_help[];

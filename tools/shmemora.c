@@ -34,6 +34,8 @@ static const struct command commands[] = {
 	{ "get", cmd_get, get_help, NULL, "print a key's value" },
 	{ "del", cmd_del, del_help, NULL, "delete a key" },
 	{ "keys", cmd_keys, keys_help, NULL, "list a namespace's keys (and values)" },
+	{ "dump", cmd_dump, dump_help, NULL, "write a namespace to standard output, checksummed" },
+	{ "load", cmd_load, load_help, NULL, "verify a dump, then load it into a namespace" },
 	{ "stats", cmd_stats, stats_help, NULL,
 	  "keys, space per partition and size class, index load" },
 	{ "check", cmd_check, check_help, NULL, "verify every structure; --repair leaks and dead hosts" },
