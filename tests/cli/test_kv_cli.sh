@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # test_kv_cli.sh BUILD — the key-value commands: put, get, del, keys, ns
-# list|create|delete|stat|limit; binary-safe output.
+# list|create|delete|stat|limit; binary-safe output; and
+# the read-only commands working while every host slot is held.
 set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 B=${1:-build}/shmemora
+ATTACH=${1:-build}/examples/attach
 P=/dev/shm/shmemora-kvcli-$$
-trap 'rm -f "$P"*; tap_cleanup' EXIT
-echo "1..38"
+holder=
+trap '[ -n "$holder" ] && kill "$holder" 2>/dev/null; rm -f "$P"*; tap_cleanup' EXIT
+echo "1..41"
 stderr_of() { "$@" 2>&1 >/dev/null; }
 
 "$B" create "$P" --size 64M --max-key 256 >/dev/null 2>&1
@@ -73,3 +76,29 @@ check_output --equals ns_delete_says_how_many_keys 'deleted namespace users: 5 k
 	"$B" ns delete "$P" users
 expect_exit 1 deleted_namespace_is_gone "$B" get "$P" users alice
 expect_exit 2 ns_without_subcommand_is_usage_error "$B" ns frob "$P"
+
+# ---- read-only commands attach as observers: they work while every host
+# slot is held (a pool of one slot, held by another process).
+"$B" create "$P-1" --size 32M --hosts 1 >/dev/null 2>&1
+"$B" ns create "$P-1" t >/dev/null 2>&1
+"$B" put "$P-1" t k v >/dev/null 2>&1
+"$ATTACH" "$P-1" 30 >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 50); do
+	"$B" hosts "$P-1" --json 2>/dev/null | grep -q '"attached"' && break
+	sleep 0.1
+done
+expect_exit 3 a_write_finds_no_free_slot "$B" put "$P-1" t k2 v
+read_only_commands_work() {
+	"$B" keys "$P-1" t >/dev/null || return 1
+	"$B" ns list "$P-1" >/dev/null || return 1
+	"$B" ns stat "$P-1" t >/dev/null || return 1
+	"$B" dump "$P-1" t >/dev/null || return 1
+	"$B" get "$P-1" t k >/dev/null || return 1
+	"$B" stats "$P-1" >/dev/null || return 1
+	"$B" token list "$P-1" >/dev/null || return 1
+	"$B" check "$P-1" >/dev/null
+}
+check keys_ns_list_ns_stat_dump_get_stats_while_every_slot_is_held read_only_commands_work
+check_output --equals keys_while_every_slot_is_held k "$B" keys "$P-1" t
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; holder=
