@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TOKEN_OPTION \
 	"  --token TOKEN  text token or @FILE (default: the pool's root token file)\n" \
@@ -26,8 +27,9 @@ const char put_help[] =
 	"       shmemora put POOL NS KEY [-] [--token TOKEN] < FILE\n"
 	"\n"
 	"Insert or replace KEY in namespace NS.  The value is VALUE, or standard\n"
-	"input when VALUE is '-' or absent (read whole, at most the pool's max\n"
-	"value).  Needs rights w and i.\n"
+	"input when VALUE is '-' or absent (read whole, at most the pool's max value;\n"
+	"refused when standard input is a terminal and VALUE is absent).  Needs\n"
+	"rights w and i.\n"
 	"\n"
 	"Options:\n"
 	"  --insert       fail (exit 2) if the key exists; needs only i\n"
@@ -110,6 +112,10 @@ static int put_value(const struct cmd_opts *o, shmemora_pool *pool, uint8_t **bu
 	*buf = NULL;
 	if (o->nargs == 3 && strcmp(o->args[2], "-") != 0)
 		return arg_bytes(o, "put", o->args[2], buf, value, len);
+	if (o->nargs == 2 && isatty(STDIN_FILENO))
+		return usage_error("put", "no VALUE given and standard input is a terminal: give "
+				   "it as 'put POOL NS KEY VALUE', or pipe it in ('... | shmemora "
+				   "put POOL NS KEY -')");
 	shmemora_info info;
 	int rc = shmemora_pool_info(pool, &info);
 	if (rc)

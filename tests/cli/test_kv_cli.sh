@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_kv_cli.sh BUILD — the key-value commands: put, get, del, keys, ns
-# list|create|delete|stat|limit; binary-safe output; and
+# list|create|delete|stat|limit; binary-safe output; put on a terminal; and
 # the read-only commands working while every host slot is held.
 set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
@@ -9,7 +9,7 @@ ATTACH=${1:-build}/examples/attach
 P=/dev/shm/shmemora-kvcli-$$
 holder=
 trap '[ -n "$holder" ] && kill "$holder" 2>/dev/null; rm -f "$P"*; tap_cleanup' EXIT
-echo "1..41"
+echo "1..43"
 stderr_of() { "$@" 2>&1 >/dev/null; }
 
 "$B" create "$P" --size 64M --max-key 256 >/dev/null 2>&1
@@ -30,6 +30,16 @@ big_value() { head -c $((2 << 20)) /dev/zero | "$B" put "$P" users big -; }
 check_output --status 2 value_past_the_pool_s_max_is_refused "larger than this pool's max value" \
 	stderr_of big_value
 expect_exit 1 big_value_was_not_written "$B" get "$P" users big
+
+# ---- put with no value on a terminal refuses with a hint, at once.
+if command -v script >/dev/null; then
+	check_output --status 2 put_on_a_terminal_without_value_refuses "standard input is a terminal" \
+		timeout 10 script -qec "$B put $P users k" /dev/null
+	expect_exit 1 nothing_was_put_from_the_terminal "$B" get "$P" users k
+else
+	tap_skip "put_on_a_terminal_without_value_refuses (needs script(1))"
+	tap_skip "nothing_was_put_from_the_terminal (needs script(1))"
+fi
 
 # ---- keys: escaped, one a line; --values; --match; --count; --json.
 keys_sorted() { "$B" keys "$P" users "$@" | sort; }
