@@ -498,6 +498,7 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 		{ { "keys", required_argument, 0, 'K' }, OPT_KEYS },
 		{ { "bytes", required_argument, 0, 'B' }, OPT_BYTES },
 		{ { "partial", no_argument, 0, 'p' }, OPT_PARTIAL },
+		{ { "prometheus", no_argument, 0, 'P' }, OPT_PROMETHEUS },
 		{ { "escaped", no_argument, 0, 'e' }, OPT_ESCAPED },
 	};
 	enum { N = sizeof table / sizeof table[0] };
@@ -525,6 +526,7 @@ static int parse_cmd_opts(const struct pool_command *pc, int argc, char **argv,
 		case 'm': o->match = optarg; break;
 		case 'v': o->values = 1; break;
 		case 'p': o->partial = 1; break;
+		case 'P': o->prometheus = 1; break;
 		case 'e': o->escaped = 1; break;
 		case 'c':
 			if (parse_uint(optarg, UINT64_MAX, &o->count) || o->count == 0)

@@ -124,6 +124,7 @@ enum {
 	OPT_KEYS = 1 << 7,       /* --keys N */
 	OPT_BYTES = 1 << 8,      /* --bytes S */
 	OPT_PARTIAL = 1 << 9,    /* --partial */
+	OPT_PROMETHEUS = 1 << 10, /* --prometheus */
 	OPT_ESCAPED = 1 << 11,   /* --escaped */
 };
 
@@ -133,7 +134,7 @@ struct cmd_opts {
 	const char *token, *match;
 	uint64_t count, max_keys, max_bytes;
 	int has_count, has_keys, has_bytes;
-	int json, insert, update, values, partial, escaped;
+	int json, insert, update, values, partial, prometheus, escaped;
 	int nargs;                 /* positional arguments after POOL */
 	char **args;
 };

@@ -37,7 +37,7 @@ static const struct command commands[] = {
 	{ "dump", cmd_dump, dump_help, NULL, "write a namespace to standard output, checksummed" },
 	{ "load", cmd_load, load_help, NULL, "verify a dump, then load it into a namespace" },
 	{ "stats", cmd_stats, stats_help, NULL,
-	  "keys, space per partition and size class, index load" },
+	  "keys, space, index load; --prometheus for scrapers" },
 	{ "check", cmd_check, check_help, NULL, "verify every structure; --repair leaks and dead hosts" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -105,7 +105,7 @@ read_only_commands_work() {
 	"$B" ns stat "$P-1" t >/dev/null || return 1
 	"$B" dump "$P-1" t >/dev/null || return 1
 	"$B" get "$P-1" t k >/dev/null || return 1
-	"$B" stats "$P-1" >/dev/null || return 1
+	"$B" stats "$P-1" --prometheus >/dev/null || return 1
 	"$B" token list "$P-1" >/dev/null || return 1
 	"$B" check "$P-1" >/dev/null
 }
