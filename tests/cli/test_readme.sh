@@ -7,6 +7,10 @@
 # "refused, exit N", exits N; a line whose comment is a value the block
 # stores ("# hello", "# Ada Lovelace") prints exactly that.  A line ending
 # in & runs in the background, and is waited for before destroy.
+#
+# Then the README's pkg-config line with an rpath builds examples/kv_hello.c
+# against a copy installed into a prefix, and the program runs without
+# LD_LIBRARY_PATH (it exited 127 when the README gave no such line).
 set -u -o pipefail
 . "$(dirname "$0")/tap.sh"
 build=${1:-build}
@@ -23,7 +27,8 @@ cd "$top" || exit 1
 awk '/^## Quick start/ { f = 1 } f && /^```sh/ { b = 1; next } b && /^```/ { exit } b' README.md |
 	sed -e "s#/dev/shm/pool#$POOL#g" -e "s#\\(^\\|[ (]\\)build/#\\1$build/#g" >"$work/block"
 mapfile -t lines < <(grep -v -e '^[[:space:]]*$' -e '^[[:space:]]*#' "$work/block")
-echo "1..$(( ${#lines[@]} + 1 ))"
+install_tests=2
+echo "1..$(( ${#lines[@]} + 1 + install_tests ))"
 check quick_start_block_found_with_ten_lines_or_more test "${#lines[@]}" -ge 10
 
 # line_test N LINE: runs LINE here (its variables stay for the next lines).
@@ -68,3 +73,29 @@ for i in "${!lines[@]}"; do
 	# sets stay for the lines after it
 	if line_test "$((i + 1))" "$line" >"$tap_out" 2>&1; then tap_ok "$name"; else tap_not_ok "$name"; fi
 done
+
+# ---- the README's pkg-config line against an installed copy.
+case $build in
+*address*|*thread*)
+	tap_skip "readme_pkg_config_line_builds_against_an_install (sanitizer build)"
+	tap_skip "program_built_so_runs_without_ld_library_path (sanitizer build)"
+	exit 0 ;;
+esac
+if ! command -v pkg-config >/dev/null 2>&1; then
+	tap_skip "readme_pkg_config_line_builds_against_an_install (pkg-config not installed)"
+	tap_skip "program_built_so_runs_without_ld_library_path (pkg-config not installed)"
+	exit 0
+fi
+cc_line=$(grep -m1 -e '^cc examples/kv_hello.c .*-Wl,-rpath' README.md)
+stage=$work/prefix
+build_as_the_readme_says() {
+	[ -n "$cc_line" ] || { echo "README.md has no 'cc examples/kv_hello.c ... -Wl,-rpath' line"; return 1; }
+	make -C "$top" --no-print-directory -s install BUILD="$build" PREFIX="$stage" >/dev/null ||
+		return 1
+	mkdir -p "$work/app/examples" && cp examples/kv_hello.c "$work/app/examples/" || return 1
+	(cd "$work/app" && PKG_CONFIG_PATH="$stage/lib/pkgconfig" eval "$cc_line")
+}
+check readme_pkg_config_line_builds_against_an_install build_as_the_readme_says
+"$build/shmemora" create "$POOL" --size 64M >/dev/null 2>&1
+check_output program_built_so_runs_without_ld_library_path 'hello, shared memory' \
+	env -u LD_LIBRARY_PATH "$work/app/kv_hello" "$POOL"
