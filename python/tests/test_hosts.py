@@ -3,14 +3,11 @@ Tokens cross between them as text; revocation, scans under a writer, slots
 and handle lifecycles are watched from the other side."""
 import gc
 import os
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import shmemora
-from conftest import PYDIR
 from shmemora import HostState
 
 
@@ -246,18 +243,3 @@ def test_detach_waits_for_calls_in_flight(pool_path):
         t.join(timeout=30)
     assert len(outcomes) == 4
     assert all(isinstance(o, str) and "detached" in o for o in outcomes), outcomes
-
-
-def test_the_example_runs(pool_path):
-    example = os.path.join(PYDIR, "examples", "quickstart.py")
-    env = dict(os.environ, PYTHONPATH=PYDIR)
-    proc = subprocess.run([sys.executable, example, pool_path], env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
-    assert "user:1 -> b'Ada Lovelace'" in out
-    assert "the read-only token cannot write: Denied" in out
-    assert "after revoke: Revoked" in out
-    assert "scan: [b'user:1', b'user:2', b'user:3']" in out
-    for suffix in ("", ".key", ".root-token"):
-        assert not os.path.exists(pool_path + suffix)
