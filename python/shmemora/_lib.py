@@ -296,5 +296,17 @@ def lib() -> Any:
 
 
 def library_path() -> str:
-    """Where the loaded library came from (loads it if need be)."""
-    return lib()._name
+    """The file the library was loaded from (loads it if need be).  For a
+    library found by the system loader, the file it chose."""
+    name = str(lib()._name)
+    if os.sep in name:
+        return name
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                path = line.rstrip("\n").partition("/")[2]
+                if os.path.basename(path).startswith("libshmemora.so"):
+                    return "/" + path
+    except OSError:
+        pass
+    return name

@@ -88,7 +88,12 @@ def _detach(handle: _Handle) -> int:
 
 # -------------------------------------------------------------------- config
 def _group(value: Union[int, str]) -> int:
-    return grp.getgrnam(value).gr_gid if isinstance(value, str) else int(value)
+    if not isinstance(value, str):
+        return int(value)
+    try:
+        return grp.getgrnam(value).gr_gid
+    except KeyError:
+        invalid(f"group {value!r} does not exist")
 
 
 # option: (setter, converter)

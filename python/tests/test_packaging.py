@@ -98,6 +98,18 @@ def test_an_installed_copy_without_the_library_says_where_it_looked(pip_target):
     assert "libshmemora.so.0" in proc.stdout and "SHMEMORA_LIBRARY" in proc.stdout
 
 
+def test_the_system_loader_is_asked_last(pip_target, tmp_path):
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    shutil.copyfile(shmemora.library_path(), libdir / "libshmemora.so.0")
+    code = "import shmemora; print(shmemora.library_path(), shmemora.library_version())"
+    proc = run([sys.executable, "-c", code],
+               clean_env(PYTHONPATH=str(pip_target), LD_LIBRARY_PATH=str(libdir)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(libdir / "libshmemora.so.0"),
+                                   shmemora.library_version()]
+
+
 def test_a_missing_or_foreign_library_is_named(tmp_path):
     missing = tmp_path / "libshmemora.so"
     code = ("import shmemora\n"
