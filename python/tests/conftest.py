@@ -130,7 +130,3 @@ def hosts_started():
     yield start
     for h in started:
         h.close()
-
-
-def hexkey(b: bytes) -> str:
-    return b.hex()
