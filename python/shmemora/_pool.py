@@ -53,10 +53,12 @@ class _Handle:
         self._cond = threading.Condition(threading.Lock())
 
     def acquire(self) -> int:
+        # In a forked child the lock may have been copied held by a thread
+        # that does not exist there: the fork check comes first, lock-free.
+        if self.generation != _fork_generation:
+            invalid(f"pool {self.path}: this handle was attached by the parent process; "
+                    "a forked child must attach its own")
         with self._cond:
-            if self.generation != _fork_generation:
-                invalid(f"pool {self.path}: this handle was attached by the parent process; "
-                        "a forked child must attach its own")
             if self.ptr is None:
                 invalid(f"pool {self.path}: this handle was detached; attach again")
             self._busy += 1
@@ -69,13 +71,15 @@ class _Handle:
                 self._cond.notify_all()
 
     def close(self) -> Optional[int]:
-        """Takes the pointer (None if already closed, or in a forked child)."""
+        """Takes the pointer (None if already closed, or in a forked child,
+        where the parent's calls in flight will never end)."""
+        if self.generation != _fork_generation:
+            self.ptr = None
+            return None
         with self._cond:
             ptr, self.ptr = self.ptr, None
             while self._busy:
                 self._cond.wait()
-        if self.generation != _fork_generation:
-            return None
         return ptr
 
 

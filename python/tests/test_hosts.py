@@ -193,6 +193,11 @@ def test_a_crashed_host_is_dead_and_its_slot_reusable(pool, hosts_started):
 def test_a_forked_child_may_not_use_the_parents_handle(pool, ns):
     ns.put(b"k", b"v")
     r, w = os.pipe()
+    # Fork as if another thread were inside a call (the handle borrowed, its
+    # lock held): the child must neither wait for that call nor for the lock.
+    handle = pool._handle
+    handle.acquire()
+    handle._cond.acquire()
     pid = os.fork()
     if pid == 0:  # the child: report what happened, never return into pytest
         code = 1
@@ -208,10 +213,18 @@ def test_a_forked_child_may_not_use_the_parents_handle(pool, ns):
             code = 4
         os.write(w, bytes([code]))
         os._exit(0)
+    handle._cond.release()
+    handle.release()
     os.close(w)
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on its parent's handle")
+        time.sleep(0.01)
     verdict = os.read(r, 1)
     os.close(r)
-    os.waitpid(pid, 0)
     assert verdict == b"\x00"
     assert ns.get(b"k") == b"v"
     assert _slot(pool.path, pool.host_id) is HostState.ATTACHED
