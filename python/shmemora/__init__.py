@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from ._enums import (Backend, Coherence, HostState, Protection, Region, Rights, Scope,
                      TokenState, Verify)
+from . import _errors
 from ._errors import *  # noqa: F401,F403  (Error and one class per code)
 from ._errors import BY_CODE as ERRORS_BY_CODE
-from ._errors import __all__ as _error_names
 from ._lib import LibraryNotFound, library_path
 from ._lib import lib as _load
 from ._pool import (CheckReport, HostInfo, Namespace, NamespaceInfo, Pool, PoolInfo,
@@ -50,4 +50,5 @@ __all__ = [
     "Verify", "Region",
     "destroy", "inspect", "hosts", "library_version", "library_path",
     "protection_available", "LibraryNotFound", "ERRORS_BY_CODE",
-] + list(_error_names)
+]
+__all__ += _errors.__all__  # Error and one class per code

@@ -301,6 +301,13 @@ class Pool:
     garbage-collected, or alive at interpreter exit, is detached then.
     """
 
+    _path: str
+    _root_token_path: str
+    _handle: _Handle
+    _finalizer: "weakref.finalize"
+    _host_id: Optional[int]
+    _max_value: int
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use Pool.create(path, ...) or Pool.attach(path, ...)")
 
@@ -320,6 +327,7 @@ class Pool:
         self = cls.__new__(cls)
         self._path = os.fsdecode(raw)
         self._root_token_path = os.fsdecode(root.value)
+        assert ptr.value is not None  # the call succeeded
         self._handle = _Handle(ptr.value, self._path)
         self._finalizer = weakref.finalize(self, _detach, self._handle)
         host = lib.shmemora_host_id(ptr)

@@ -5,7 +5,7 @@ import ctypes
 import datetime as _dt
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
 
 from . import _lib
 from ._enums import Rights, Scope, TokenState
@@ -190,7 +190,7 @@ class Token:
         """
         g = _lib.Grant()
         g.rights = int(rights_value(rights))
-        keep = []  # buffers the grant points into, alive until the call returns
+        keep: List[Any] = []  # what the grant points into, alive until the call returns
         if region is not None:
             if namespace is not None or key is not None:
                 raise ValueError("a token covers a region or a namespace (and key), not both")
