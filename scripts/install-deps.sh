@@ -11,9 +11,10 @@ PACKAGES="$PACKAGES liblmdb-dev libhiredis-dev libmemcached-dev redis-server mem
 # For the fuzzers (clang's libFuzzer) and the model checker (Spin).  Tried
 # one by one: where one is not to be had, its tests say "skipped" by name.
 OPTIONAL="clang libclang-rt-dev spin gnuplot-nox"
-# For the Python binding's tests (tests/cli/test_python.sh: pytest, and pip
-# for its offline install test).  Optional too: skipped by name without them.
-OPTIONAL="$OPTIONAL python3 python3-pytest python3-pip"
+# For the Python binding's tests (tests/cli/test_python.sh: pytest, pip for
+# its offline install test, mypy for its type hints).  Optional too: skipped
+# by name without them.
+OPTIONAL="$OPTIONAL python3 python3-pytest python3-pip python3-mypy"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
