@@ -19,7 +19,7 @@ from ._enums import (Backend, Coherence, HostState, Protection, Region, Verify, 
 from ._errors import NotFound, TooSmall
 from ._token import Token, TokenInfo, _from_unix_ns
 from ._util import (BytesLike, PathLike, check, cstring, data, error_for, error_with,
-                    invalid, path, text)
+                    fs_path, invalid, text)
 
 UINT32_MAX = 0xFFFFFFFF
 MAX_HOSTS = 4096
@@ -105,9 +105,9 @@ _SETTERS: Dict[str, Tuple[str, Callable[[Any], Any]]] = {
     "size": ("shmemora_config_set_size", int),
     "hosts": ("shmemora_config_set_hosts", int),
     "coherence": ("shmemora_config_set_coherence", lambda v: int(coerce(Coherence, v))),
-    "key_file": ("shmemora_config_set_key_file", lambda v: path(v, "key_file")),
+    "key_file": ("shmemora_config_set_key_file", lambda v: fs_path(v, "key_file")),
     "root_token_file": ("shmemora_config_set_root_token_file",
-                        lambda v: path(v, "root_token_file")),
+                        lambda v: fs_path(v, "root_token_file")),
     "capabilities": ("shmemora_config_set_capabilities", int),
     "index_slots": ("shmemora_config_set_index_slots", int),
     "namespaces": ("shmemora_config_set_namespaces", int),
@@ -313,7 +313,7 @@ class Pool:
 
     @classmethod
     def _open(cls, fname: str, pool_path: PathLike, options: Dict[str, Any]) -> "Pool":
-        raw = path(pool_path)
+        raw = fs_path(pool_path)
         lib = _lib.lib()
         ptr = c_void_p()
         root = ctypes.create_string_buffer(4096)
@@ -786,33 +786,38 @@ class Namespace:
 
 
 # ------------------------------------------------------------ module level
-def destroy(path_: PathLike, *, key_file: Optional[PathLike] = None,
+def destroy(path: PathLike, *, key_file: Optional[PathLike] = None,
             root_token_file: Optional[PathLike] = None, force: bool = False) -> None:
     """Removes a pool, its key file and root token file.  Needs the pool's
     key; raises Busy while live hosts are attached, unless `force`."""
     with _Config(key_file=key_file, root_token_file=root_token_file,
                  force=force or None) as cfg:
-        check(_lib.lib().shmemora_destroy(path(path_), cfg))
+        check(_lib.lib().shmemora_destroy(fs_path(path), cfg))
 
 
-def inspect(path_: PathLike, key_file: Optional[PathLike] = None) -> PoolInfo:
+def inspect(path: PathLike, key_file: Optional[PathLike] = None) -> PoolInfo:
     """Reads a pool's superblock without attaching and without writing; the
     key (if found) verifies its MAC (then ``key_verified`` is True)."""
     out = _lib.Info()
-    check(_lib.lib().shmemora_inspect(path(path_),
-                                      None if key_file is None else path(key_file, "key_file"),
+    check(_lib.lib().shmemora_inspect(fs_path(path),
+                                      None if key_file is None else fs_path(key_file, "key_file"),
                                       byref(out)))
     return PoolInfo._from_c(out)
 
 
-def hosts(path_: PathLike) -> List[HostInfo]:
-    """The host slots of the pool at `path_` (no key needed; one look)."""
-    arr = (_lib.Host * MAX_HOSTS)()
-    count = c_size_t()
-    check(_lib.lib().shmemora_hosts(path(path_), arr, MAX_HOSTS, byref(count)))
+def hosts(path: PathLike) -> List[HostInfo]:
+    """The host slots of the pool at `path` (no key needed; one look)."""
+    raw, cap = fs_path(path), 64
+    while True:
+        arr = (_lib.Host * cap)()
+        count = c_size_t()
+        check(_lib.lib().shmemora_hosts(raw, arr, cap, byref(count)))
+        if count.value <= cap:
+            break
+        cap = min(count.value, MAX_HOSTS)
     return [HostInfo(host_id=h.host_id, state=HostState(h.state), epoch=h.epoch, pid=h.pid,
                      heartbeat=_from_unix_ns(h.heartbeat_unix_ns),
                      heartbeat_unix_ns=h.heartbeat_unix_ns, boot_id=bytes(h.boot_id),
                      same_machine=bool(h.same_machine), heartbeats=h.heartbeats,
                      unchanged_ms=h.unchanged_ms)
-            for h in arr[:min(count.value, MAX_HOSTS)]]
+            for h in arr[:count.value]]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
 
 from . import _lib
 from ._enums import Rights, Scope, TokenState
-from ._util import BytesLike, PathLike, check, cstring, data, invalid, path, text
+from ._util import BytesLike, PathLike, check, cstring, data, fs_path, invalid, text
 
 if TYPE_CHECKING:
     from ._pool import Pool
@@ -118,12 +118,12 @@ class Token:
     def load(cls, file: PathLike) -> "Token":
         """Reads a token file (such as POOL.root-token)."""
         out = _lib.Token()
-        check(_lib.lib().shmemora_token_load(path(file), ctypes.byref(out)))
+        check(_lib.lib().shmemora_token_load(fs_path(file), ctypes.byref(out)))
         return cls._wrap(out)
 
     def save(self, file: PathLike) -> None:
         """Writes the text form to a new file of mode 0600 (AlreadyExists if present)."""
-        check(_lib.lib().shmemora_token_save(ctypes.byref(self._c), path(file)))
+        check(_lib.lib().shmemora_token_save(ctypes.byref(self._c), fs_path(file)))
 
     @property
     def id(self) -> int:

@@ -67,7 +67,7 @@ def cstring(value: Union[str, bytes], what: str) -> bytes:
     return raw
 
 
-def path(value: PathLike, what: str = "path") -> bytes:
+def fs_path(value: PathLike, what: str = "path") -> bytes:
     """A file system path argument (str, bytes or os.PathLike)."""
     return cstring(os.fsencode(os.fspath(value)), what)
 

@@ -256,3 +256,12 @@ def test_detach_waits_for_calls_in_flight(pool_path):
         t.join(timeout=30)
     assert len(outcomes) == 4
     assert all(isinstance(o, str) and "detached" in o for o in outcomes), outcomes
+
+
+def test_hosts_lists_every_slot(pool_path):
+    with shmemora.Pool.create(pool_path, size=32 << 20, hosts=100) as pool:
+        slots = shmemora.hosts(pool_path)
+        assert [s.host_id for s in slots] == list(range(100))
+        assert slots[0].state is HostState.ATTACHED and slots[0].pid == os.getpid()
+        assert slots[0].same_machine and pool.host_id == 0
+        assert all(s.state is HostState.FREE for s in slots[1:])
