@@ -261,3 +261,24 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# ---- Python binding (python/) -------------------------------------------
+# make install also copies the package under the prefix (python/install.py
+# picks PYTHONDIR on PYTHON's search path, and records LIBDIR for the
+# loader); skipped, with a line saying so, where PYTHON is missing.
+# make python-test runs the binding's pytest suite alone.
+PYTHON    ?= python3
+PYTHONDIR ?=
+PY_INSTALL = $(PYTHON) python/install.py --prefix "$(PREFIX)" --libdir "$(LIBDIR)" \
+	--destdir "$(DESTDIR)" $(if $(PYTHONDIR),--pythondir "$(PYTHONDIR)")
+.PHONY: install-python uninstall-python python-test
+install: install-python
+uninstall: uninstall-python
+install-python:
+	@if command -v $(PYTHON) >/dev/null 2>&1; then $(PY_INSTALL); \
+	else echo "install-python: no $(PYTHON): the Python package is not installed"; fi
+uninstall-python:
+	@if command -v $(PYTHON) >/dev/null 2>&1; then $(PY_INSTALL) --uninstall; fi
+python-test: lib
+	tests/run-tests.sh $(BUILD) test_python.sh
+# ---- end of the Python binding's block ----------------------------------

@@ -17,6 +17,10 @@ PACKAGES="$PACKAGES liblmdb-dev libhiredis-dev libmemcached-dev redis-server mem
 OPTIONAL="clang libclang-rt-dev spin gnuplot-nox"
 # man(1), to check that the man pages render (tests/cli/test_man.sh).
 OPTIONAL="$OPTIONAL man-db"
+# For the Python binding's tests (tests/cli/test_python.sh: pytest, pip for
+# its offline install test, mypy for its type hints).  Optional too: skipped
+# by name without them.
+OPTIONAL="$OPTIONAL python3 python3-pytest python3-pip python3-mypy"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
