@@ -118,35 +118,27 @@ static uint64_t at_most(uint64_t ops, double p)
 
 /* What the run can hold at once, never how many operations it might do
  * (--duration may end it long before --ops): an update frees the entry it
- * replaces, so only the load and the inserts add records.  One host: they
- * all live in its partition.  Several: the loader's partition holds the
- * load, and each host's at most its share of the writes (an update
- * allocates in the writer's partition and frees the replaced entry into
- * its owner's). */
+ * replaces, so only the load and the inserts add records.  Every host
+ * allocates from the same data region (extents claimed on demand), so the
+ * need is the live records plus what each thread keeps aside: an entry it
+ * built and has not published, and SHMemora's per-thread block cache (at
+ * most 16 blocks of a class, taken 8 at a time). */
+#define THREAD_HELD_ENTRIES 32
 static void size_for_run(const struct options *o, struct store_cfg *cfg)
 {
 	const struct traces *t = o->traces;
-	uint64_t inserts = 0, writes = 0;
+	uint64_t inserts = 0;
 	if (t) {
 		inserts = t->run_inserts;
-		writes = t->run_writes;
 	} else if (o->mode == MODE_YCSB) {
 		const struct ycsb_workload *wl = ycsb_workload(o->workload);
 		inserts = at_most(o->ops, wl->proportion[YCSB_INSERT]);
-		writes = inserts + at_most(o->ops, wl->proportion[YCSB_UPDATE] +
-						   wl->proportion[YCSB_RMW]);
 	}
 	cfg->records = t ? t->loaded : o->records;
 	cfg->live = cfg->records + inserts;
 	cfg->key_max = t ? t->key_max : YCSB_KEY_MAX;
-	uint64_t per_host = writes / (uint64_t)o->hosts + 1;
-	if (o->hosts <= 1)
-		cfg->entries = cfg->live;
-	else
-		cfg->entries = cfg->records > per_host ? cfg->records
-			: per_host < cfg->live ? per_host : cfg->live;
-	/* Each thread holds an entry it built and has not published yet. */
-	cfg->entries += (uint64_t)o->threads * 2 + 64;
+	uint64_t threads = (uint64_t)o->threads * (uint64_t)(o->hosts > 1 ? o->hosts : 1) + 1;
+	cfg->entries = cfg->live + threads * THREAD_HELD_ENTRIES + 64;
 }
 
 /* ---------------------------------------------------------- sessions */

@@ -23,7 +23,7 @@
 struct store_cfg {
 	uint64_t records;       /* loaded records */
 	uint64_t live;          /* the most records that exist at once (loaded + inserted) */
-	uint64_t entries;       /* the most entries one host's partition holds at once */
+	uint64_t entries;       /* the most entries the run holds at once, all hosts */
 	size_t key_max;         /* longest key */
 	size_t value_size;
 	uint64_t pool_size;     /* SHMemora: --size, or 0 to size the pool from the above */

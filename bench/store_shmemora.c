@@ -8,9 +8,9 @@
  * Transactions use a namespace token under the configured MAC policy
  * (use_mac: 1 always, 0 off; or cached).
  *
- * The pool is sized for what the run can hold at once (store_cfg.entries
- * per host partition), not for how many operations it may run: updates
- * free the entry they replace.  After creating it, the driver checks the
+ * The pool is sized for what the run can hold at once (store_cfg.entries,
+ * all hosts together: they share the data region's extents), not for how
+ * many operations it may run: updates free the entry they replace.  After creating it, the driver checks the
  * library's real geometry against that need, so a --size too small is
  * refused with the size that would do, before anything is loaded.
  */
@@ -27,10 +27,10 @@
 #define MIB (1ULL << 20)
 /* An entry's header stays within 64 bytes (the library's budget). */
 #define ENTRY_HEADER_MAX 64
-/* A partition's header stays within 64 KiB; the estimate adds room for
- * alignment to 2 MiB pages too. */
-#define PARTITION_HEADER_MAX (64 << 10)
-#define PARTITION_SLACK (4 * MIB)
+/* Extents are at most 2 MiB for these pools; each host may hold a partly
+ * used one per size class, so the estimate adds a few per host. */
+#define EXTENT_MAX (2 * MIB)
+#define EXTENTS_PER_HOST 3
 
 struct shm_global {
 	char path[600];
@@ -81,15 +81,17 @@ static uint64_t capabilities(const struct store_cfg *cfg)
 	return caps > (1u << 24) ? (1u << 24) : caps;
 }
 
-/* A pool that holds `entries` entries in every partition.  An entry's size
- * class is at most 1.5 times its bytes (the classes step by 1.5 and 1.33);
- * check_geometry() then verifies against the classes the pool really has. */
+/* A pool whose data region holds `entries` entries.  An entry's size class
+ * is at most 1.5 times its bytes (the classes step by 1.5 and 1.33);
+ * check_geometry() then verifies against the classes and extents the pool
+ * really has.  The raw area takes 1/64 of the pool. */
 static uint64_t pool_size_for(const struct store_cfg *cfg)
 {
 	uint64_t entry = round_up(ENTRY_HEADER_MAX + cfg->key_max + cfg->value_size, 64);
-	uint64_t part = cfg->entries * (entry + entry / 2) + PARTITION_SLACK;
+	uint64_t data = cfg->entries * (entry + entry / 2) +
+			(uint64_t)slots(cfg) * EXTENTS_PER_HOST * EXTENT_MAX;
 	uint64_t meta = capabilities(cfg) * 64 + index_slots(cfg) * 8 + 16 * MIB;
-	return round_up(slots(cfg) * part + meta, 2 * MIB);
+	return round_up((data + meta) * 64 / 63, 2 * MIB);
 }
 
 static void format_mib(uint64_t bytes, char *out, size_t cap)
@@ -97,7 +99,8 @@ static void format_mib(uint64_t bytes, char *out, size_t cap)
 	snprintf(out, cap, "%lluM", (unsigned long long)((bytes + MIB - 1) / MIB));
 }
 
-/* Whether every partition of the pool holds cfg->entries entries. */
+/* Whether the pool holds cfg->entries entries, with a partly used extent
+ * per host slot aside. */
 static int check_geometry(const struct store_cfg *cfg, shmemora_pool *pool, char *err)
 {
 	shmemora_info info;
@@ -110,16 +113,15 @@ static int check_geometry(const struct store_cfg *cfg, shmemora_pool *pool, char
 	for (uint32_t i = 0; i < info.size_class_count && !cls; i++)
 		if (info.size_classes[i] >= need)
 			cls = info.size_classes[i];
-	uint64_t fits = cls && info.partition_size > PARTITION_HEADER_MAX
-		? (info.partition_size - PARTITION_HEADER_MAX) / cls : 0;
+	uint64_t spare = info.extents > info.max_hosts ? info.extents - info.max_hosts : 0;
+	uint64_t fits = cls ? spare * (info.extent_size / cls) : 0;
 	if (fits >= cfg->entries)
 		return 0;
 	char have[32], want[32];
 	format_mib(info.size, have, sizeof have);
 	format_mib(pool_size_for(cfg), want, sizeof want);
-	snprintf(err, STORE_ERROR_MAX, "a pool of %s cannot hold the run: each of its %u "
-		 "partitions must hold %llu entries of %zu-byte values, and holds %llu; "
-		 "use --size %s or more", have, info.max_hosts,
+	snprintf(err, STORE_ERROR_MAX, "a pool of %s cannot hold the run: it must hold %llu "
+		 "entries of %zu-byte values, and holds %llu; use --size %s or more", have,
 		 (unsigned long long)cfg->entries, cfg->value_size, (unsigned long long)fits, want);
 	return -1;
 }

@@ -50,7 +50,7 @@ extern "C" {
 #define SHMEMORA_VERSION_PATCH 0
 
 /* The pool format version this library writes and the newest it reads. */
-#define SHMEMORA_FORMAT_VERSION 2
+#define SHMEMORA_FORMAT_VERSION 3
 
 /** Returns the library version as "MAJOR.MINOR.PATCH". */
 SHMEMORA_API const char *shmemora_version(void);
@@ -87,7 +87,7 @@ enum shmemora_error {
 	SHMEMORA_E_OUT_OF_SCOPE = -4024,  /* outside the token's region, namespace or key */
 	SHMEMORA_E_WIDEN = -4025,         /* derive asked for more than the parent holds */
 	SHMEMORA_E_TABLE_FULL = -4026,    /* capability table full: run `shmemora token gc` */
-	SHMEMORA_E_NO_SPACE = -4027,      /* this host's partition, or the index near a key, is full */
+	SHMEMORA_E_NO_SPACE = -4027,      /* the data region, or the index near a key, is full */
 	SHMEMORA_E_CONFLICT = -4028,      /* compare-and-swap: the key's version had moved on */
 	SHMEMORA_E_TOO_SMALL = -4029,     /* the caller's buffer is smaller than the value */
 	SHMEMORA_E_QUOTA = -4030,         /* a token's or namespace's quota would be passed */
@@ -171,9 +171,10 @@ SHMEMORA_API int shmemora_config_set_raw_size(shmemora_config *cfg, uint64_t byt
 /** Largest key in bytes (create; default 1 KiB). */
 SHMEMORA_API int shmemora_config_set_max_key(shmemora_config *cfg, uint32_t bytes);
 /**
- * Largest value in bytes (create; default 1 MiB, lowered automatically when
- * an unset default does not fit a small partition; an explicit value that
- * does not fit is refused).
+ * Largest value in bytes (create; default 1 MiB, lowered automatically in
+ * small pools until the data region holds 64 of the largest entries; an
+ * explicit value that does not fit is refused).  The extent size is the
+ * largest entry rounded up to a power of two (at least 64 KiB).
  */
 SHMEMORA_API int shmemora_config_set_max_value(shmemora_config *cfg, uint32_t bytes);
 /** Bind an emulated pool's memory to this NUMA node (create; default: no binding). */
@@ -367,9 +368,9 @@ enum shmemora_region {
 	SHMEMORA_REGION_CAPSYNC = 2,    /* capability state words */
 	SHMEMORA_REGION_NAMESPACES = 3, /* namespace records */
 	SHMEMORA_REGION_INDEX = 4,      /* KV index slots */
-	SHMEMORA_REGION_HEAP = 5,       /* allocator heads */
+	SHMEMORA_REGION_HEAP = 5,       /* host counters and extent records */
 	SHMEMORA_REGION_CAPTABLE = 6,   /* capability fields */
-	SHMEMORA_REGION_PARTITIONS = 7, /* KV entries */
+	SHMEMORA_REGION_DATA = 7,       /* KV entries, in extents */
 	SHMEMORA_REGION_RAW = 8,        /* the raw region API's area */
 	SHMEMORA_REGION_COUNT = 9,
 };
@@ -392,7 +393,8 @@ typedef struct shmemora_info {
 	uint64_t capabilities;         /* capability table entries */
 	uint64_t index_slots;
 	uint32_t namespaces;           /* namespace table records */
-	uint64_t partition_size;       /* bytes of data partition per host */
+	uint64_t extent_size;          /* bytes per extent of the data region */
+	uint64_t extents;              /* extents in the data region */
 	uint32_t size_class_count;
 	uint32_t size_classes[40];     /* entry sizes of the allocator, ascending */
 	uint64_t region_offset[SHMEMORA_REGION_COUNT];
@@ -629,7 +631,7 @@ SHMEMORA_API int shmemora_hardened(void);
  * The raw area (region SHMEMORA_REGION_RAW, sized at create time with
  * shmemora_config_set_raw_size) addressed by offsets from its start,
  * 0 .. raw size - 1.  Neither the metadata regions nor the KV store's
- * partitions are reachable here, whatever the token.
+ * data region are reachable here, whatever the token.
  * Every call verifies the token (per the handle's policy), its state and
  * expiry, its rights and its bounds (overflow-safe) before a byte moves.
  *
@@ -686,16 +688,19 @@ SHMEMORA_API int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token
  * keys are seen.
  *
  * Lock-free: readers never block and never return a torn value; writers
- * build the whole entry in their own partition and publish it with one
- * compare-and-swap, so a host that dies at any instruction leaves no lock
- * and no half-written value visible.  Operations on one key are
- * linearizable.
+ * build the whole entry in a block of their own host's extents and publish
+ * it with one compare-and-swap, so a host that dies at any instruction
+ * leaves no lock and no half-written value visible.  Operations on one key
+ * are linearizable.
  *
  * Errors beyond the token's (see the raw region section): E_NOT_FOUND (no
  * such key, or no such namespace), E_EXISTS (insert of a present key),
  * E_CONFLICT (cas), E_TOO_SMALL (get's buffer), E_INVALID (lengths, names),
- * E_NO_SPACE (partition or index full), E_CORRUPT (an index slot or entry
- * failed validation: tampered or damaged metadata).
+ * E_NO_SPACE (the data region, or the index near the key, is full),
+ * E_CORRUPT (an index slot, entry or extent record failed validation:
+ * tampered or damaged metadata).  Writes also return E_FENCED (this host's
+ * slot was taken over), E_READ_ONLY (an observer), E_QUOTA (a namespace
+ * limit) and E_CONTENDED (a race lost too many times in a row: retry).
  */
 
 /**
@@ -844,13 +849,23 @@ typedef struct shmemora_stats {
 	uint64_t index_slots;
 	uint64_t index_used;         /* non-empty slots */
 	double index_load;           /* index_used / index_slots */
-	uint32_t partitions;         /* = max hosts */
+	uint32_t hosts;              /* host slots (= max hosts) */
 	uint32_t size_class_count;
-	uint64_t partition_size;
-	/* Per partition (host) p and class c, at [p * size_class_count + c]:
-	 * blocks allocated (live entries plus any in flight). */
-	uint64_t *allocated;         /* filled if not NULL: partitions * classes */
-	uint64_t *partition_used;    /* filled if not NULL: bytes carved, per partition */
+	uint64_t extent_size;        /* bytes per extent of the data region */
+	uint64_t extents;            /* extents in the data region */
+	uint64_t extents_free;       /* held by no host */
+	uint64_t data_used;          /* bytes of the blocks out of free lists */
+	/* Per host p and class c, at [p * size_class_count + c]: blocks out of
+	 * the free lists of p's extents (live entries, builds in flight, and
+	 * blocks in its threads' magazines). */
+	uint64_t *allocated;         /* filled if not NULL: hosts * classes */
+	uint64_t *host_extents;      /* filled if not NULL: extents held, per host */
+	/* Summed over the hosts, as they report them (each thread adds its
+	 * counts every 64 writes): write operations, compare-and-swaps that
+	 * lost a race in the index, the allocator and the free path, blocks
+	 * freed into another host's extent, extents claimed and given back. */
+	uint64_t writes, index_retries, alloc_retries, free_retries, remote_frees;
+	uint64_t extent_claims, extent_returns;
 } shmemora_stats;
 
 /** Counts keys, space and index load (scans the index: O(index size)).
@@ -869,13 +884,20 @@ typedef struct shmemora_timing {
 	uint64_t rights_ns;    /* rights, scope and bounds checks */
 	uint64_t index_ns;     /* finding the key in the index */
 	uint64_t copy_ns;      /* copying values in or out */
+	/* Counted whether timing is on or not: */
+	uint64_t writes;        /* write operations started by this thread */
+	uint64_t index_retries; /* index compare-and-swaps that lost a race */
+	uint64_t alloc_retries; /* allocator compare-and-swaps that lost a race */
+	uint64_t free_retries;  /* free-path compare-and-swaps that lost a race */
+	uint64_t remote_frees;  /* blocks freed into other hosts' extents */
 } shmemora_timing;
 
 /**
  * Turns the per-phase timing on or off for the whole process (default
  * off: the probes then cost one predictable branch each).  Figures are
  * kept per thread; shmemora_timing_read() returns the calling thread's and,
- * with `reset`, zeroes them.
+ * with `reset`, zeroes them.  The contention counters (writes, retries,
+ * remote frees) are kept whether timing is on or not.
  */
 SHMEMORA_API void shmemora_timing_enable(int on);
 SHMEMORA_API void shmemora_timing_read(shmemora_timing *out, int reset);
@@ -900,17 +922,21 @@ typedef struct shmemora_check_report {
 	uint64_t keys, namespaces;
 	uint64_t live_blocks, free_blocks, leaked_blocks;
 	uint64_t tokens_live, tokens_revoked;
+	uint64_t held_blocks;    /* live hosts' blocks neither live nor free: in
+				  * their threads' magazines, or being built */
 } shmemora_check_report;
 
 /**
  * Verifies every structure of the pool: superblock copies, host registry,
- * capability table, index, free lists, and every block of every partition
- * (leaks: blocks neither live nor free).  With SHMEMORA_CHECK_REPAIR it
- * rewrites a damaged superblock copy, frees dead hosts' slots, clears index
- * slots that name garbage, and, in partitions whose host is not alive,
- * rebuilds broken free lists and returns leaked blocks; it never touches
- * published keys.  Run it while hosts are quiet for exact counts: a live
- * host's block in flight looks like a leak (and is left alone).
+ * capability table, index, and every extent of the data region: its state
+ * word, its free list and every block (leaks: blocks of a dead host's
+ * extent neither live nor free).  With SHMEMORA_CHECK_REPAIR it rewrites a
+ * damaged superblock copy, frees dead hosts' slots, clears index slots that
+ * name garbage, and, in extents whose host is not alive, rebuilds broken
+ * free lists, returns leaked blocks and gives back extents left empty; it
+ * never touches published keys.  A live host's blocks neither live nor free
+ * (its threads' magazines, builds in flight) are counted in held_blocks and
+ * left alone.
  * Returns 0 when the check ran (see report->problems), or an error.
  */
 SHMEMORA_API int shmemora_check(shmemora_pool *pool, int flags, shmemora_check_report *report);

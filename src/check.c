@@ -15,19 +15,22 @@
  *   index         every slot names a valid entry whose MAC verifies, whose
  *                 key hashes to a window that contains the slot, and whose
  *                 namespace incarnation is live
- *   free lists    no cycle, every node a free block of its class, never
- *                 also live
- *   partitions    walked block by block from the first to the bump
- *                 pointer; a block neither live nor free is a leak (e.g. a
- *                 host died between allocating and publishing)
+ *   extents       every owned extent's state word, its free list (no
+ *                 cycle, every node a free block of its class, never also
+ *                 live) and its blocks, walked from the first to the bump
+ *                 pointer: a block neither live nor free is held by its
+ *                 host's threads (magazines, builds in flight) while the
+ *                 host lives, and a leak once it is dead
  *
  * Repair (SHMEMORA_CHECK_REPAIR) rewrites a damaged superblock copy from the
  * verified one, frees dead hosts' slots, clears index slots that name
  * garbage or dead namespaces, recounts quotas and namespace usage, and,
- * only in partitions whose owner is not alive, rebuilds broken free lists
- * and returns leaked blocks to them.  A live host may be building an entry
- * right now, so its partition is reported, not touched.  Every field read
- * from the pool is read once, through the owning module.
+ * only in extents whose owner is not alive, rebuilds broken free lists,
+ * returns leaked blocks to them and gives back extents left empty.  A live
+ * host (this handle's own included) may be building an entry right now,
+ * or hold blocks in its threads' magazines, so its extents are reported,
+ * not touched.  Every field read from the pool is read once, through the
+ * owning module.
  */
 #include "error.h"
 #include "namespace.h"
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum mark { M_NONE = 0, M_LIVE = 1, M_FREE = 2 };
 
@@ -280,7 +284,7 @@ static void check_slot(struct checker *c, uint64_t pos)
 	uint32_t rec = 0;
 	if (snap.ns_hash != NS_CATALOG && !live_namespace(c, &snap, &rec)) {
 		if (c->repair && index_clear_slot(&pool->index, s, v))
-			entry_retire(&pool->entries, off, snap.size_class);
+			entry_retire(&pool->entries, off, snap.size_class, UINT32_MAX, NULL);
 		finding(c, c->repair, "index slot %llu: a key of a deleted namespace",
 			(unsigned long long)pos);
 		return;
@@ -330,16 +334,25 @@ static void check_namespaces(struct checker *c)
 	}
 }
 
-/* ---------------------------------------------------- lists and partitions */
+/* ------------------------------------------------------------ extents */
+
+/* What a walk of one extent found. */
+struct extent_walk {
+	uint64_t x, w, start, size, bump;  /* the extent, its state word as read */
+	unsigned cls;
+	uint32_t owner;
+	uint64_t listed, live, held;
+	const char *bad_list;              /* why its free list is broken, or NULL */
+	int fix;                           /* repair it: its owner is not alive */
+};
 
 /* Undoes the FREE marks a list walk made (up to `n` nodes from `ref`), so
- * the partition walk gives those blocks back to the rebuilt list. */
-static void unmark_list(struct checker *c, uint32_t p, uint64_t ref, uint64_t n)
+ * the block walk finds those blocks unaccounted for. */
+static void unmark_list(struct checker *c, const struct extent_walk *e, uint64_t ref, uint64_t n)
 {
 	struct heap *h = &c->pool->heap;
-	uint64_t start = alloc_partition_start(h, p);
-	for (uint64_t i = 0; i <= n && ref && ref <= h->partition_size / ALLOC_UNIT; i++) {
-		uint64_t off = start + alloc_ref_rel(ref);
+	for (uint64_t i = 0; i <= n && ref && ref <= h->extent_size / ALLOC_UNIT; i++) {
+		uint64_t off = e->start + alloc_ref_rel(ref);
 		if (c->mark[unit_of(c, off)] != M_FREE)
 			break;
 		c->mark[unit_of(c, off)] = M_NONE;
@@ -347,115 +360,205 @@ static void unmark_list(struct checker *c, uint32_t p, uint64_t ref, uint64_t n)
 	}
 }
 
-/* Walks one free list, marking its blocks; returns what is wrong, or NULL. */
-static const char *walk_list(struct checker *c, uint32_t p, uint32_t cls, uint64_t ref,
-			     uint64_t *n)
+/* Is this stable entry whole: its key read and its MAC verified? */
+static bool entry_published(struct checker *c, const struct entry_snap *snap)
+{
+	entry_copy_key(&c->pool->entries, snap, c->keybuf);
+	return entry_mac_ok(&c->pool->entries, snap, c->keybuf);
+}
+
+/* Walks the extent's free list, marking its blocks FREE; e->bad_list says
+ * what is wrong with it. */
+static void walk_list(struct checker *c, struct extent_walk *e, uint64_t ref)
 {
 	shmemora_pool *pool = c->pool;
 	struct heap *h = &pool->heap;
-	uint64_t start = alloc_partition_start(h, p), max_nodes = h->partition_size / ALLOC_UNIT;
-	for (*n = 0; ref; (*n)++) {
-		if (ref > max_nodes)
-			return "a link is out of range";
-		uint64_t off = start + alloc_ref_rel(ref);
-		if (alloc_block_owner(h, off, (int)cls) != (int)p)
-			return "a link leaves the partition";
+	for (e->listed = 0; ref; e->listed++) {
+		uint64_t rel = alloc_ref_rel(ref);
+		uint64_t off = e->start + rel;
+		if (ref > h->extent_size / ALLOC_UNIT || rel >= e->bump ||
+		    !alloc_block_valid(h, off, (int)e->cls)) {
+			e->bad_list = "a link leaves the carved blocks of its class";
+			return;
+		}
 		uint64_t u = unit_of(c, off);
-		if (c->mark[u] == M_FREE)
-			return "it loops";
-		if (c->mark[u] == M_LIVE)
-			return "a block on it is also live";
+		if (c->mark[u] == M_FREE) {
+			e->bad_list = "it loops";
+			return;
+		}
+		if (c->mark[u] == M_LIVE) {
+			e->bad_list = "a block on it is also live";
+			return;
+		}
+		/* A free block is retired (odd seq) or was never built (a block
+		 * a magazine took and gave back unused holds what it held before
+		 * it was carved); only a whole entry with a MAC that verifies is
+		 * one that is published. */
 		struct entry_snap snap;
-		if (entry_read(&pool->entries, off, NULL, &snap) != ENTRY_RETRY)
-			return "a block on it is marked published";
+		if (entry_read(&pool->entries, off, NULL, &snap) == ENTRY_OTHER &&
+		    entry_published(c, &snap)) {
+			e->bad_list = "a block on it is a published entry";
+			return;
+		}
 		c->mark[u] = M_FREE;
 		ref = alloc_free_link(h, off);
 	}
-	return NULL;
 }
 
-static void check_free_lists(struct checker *c)
+/* Reads extent x's words once and checks them; 0 when the extent is free
+ * or cannot be walked (a finding says why). */
+static int read_extent(struct checker *c, uint64_t x, struct extent_walk *e)
 {
-	shmemora_pool *pool = c->pool;
-	for (uint32_t p = 0; p < pool->sb.max_hosts; p++) {
-		struct heap_header *hh = alloc_header(&pool->heap, p);
-		for (uint32_t cls = 0; cls < pool->sb.size_class_count; cls++) {
-			coherence_invalidate(&pool->coh, &hh->free_head[cls], sizeof hh->free_head[cls]);
-			uint64_t head = atomic_load_explicit(&hh->free_head[cls], memory_order_acquire);
-			uint64_t n;
-			const char *bad = walk_list(c, p, cls, alloc_head_ref(head), &n);
-			if (!bad)
-				continue;
-			int fix = c->repair && !c->host_live[p];
-			if (fix) {
-				/* Empty the list; the walk below gives its blocks back. */
-				unmark_list(c, p, alloc_head_ref(head), n);
-				/* seq_cst store: its host is dead, nobody pops; the
-				 * partition walk below pushes with release CASes. */
-				atomic_store(&hh->free_head[cls], 0);
-				coherence_writeback(&pool->coh, &hh->free_head[cls],
-						    sizeof hh->free_head[cls]);
-			}
-			finding(c, fix, "partition %u, size class %u: free list broken (%s)%s", p,
-				pool->sb.size_class[cls], bad,
-				fix || !c->repair ? "" : "; its host is alive, not touched");
+	struct heap *h = &c->pool->heap;
+	struct extent_record *r = alloc_extent(h, x);
+	memset(e, 0, sizeof *e);
+	e->x = x;
+	e->start = alloc_extent_start(h, x);
+	/* Acquire: pairs with the claim (or the last free) that set it. */
+	e->w = atomic_load_explicit(&r->state, memory_order_acquire);
+	if (ext_owner1(e->w) == 0) {
+		if (e->w != ext_pack(ext_gen(e->w), 0, false, 0, 0))
+			finding(c, 0, "extent %llu: free, but its state word says more (%016llx)",
+				(unsigned long long)x, (unsigned long long)e->w);
+		return 0;
+	}
+	e->owner = ext_owner1(e->w) - 1;
+	e->cls = ext_class(e->w);
+	if (e->owner >= c->pool->sb.max_hosts || e->cls >= h->class_count) {
+		finding(c, 0, "extent %llu: its state word names host %u and size class %u, "
+			"which do not exist; its blocks cannot be walked", (unsigned long long)x,
+			e->owner, e->cls);
+		return 0;
+	}
+	e->size = h->class_size[e->cls];
+	/* Relaxed: a bound for the walk; an owner carving meanwhile adds
+	 * blocks that are then simply not walked. */
+	e->bump = atomic_load_explicit(&r->bump, memory_order_relaxed);
+	if (e->bump > h->extent_size || e->bump % e->size) {
+		finding(c, 0, "extent %llu: bump pointer %llu is out of range",
+			(unsigned long long)x, (unsigned long long)e->bump);
+		return 0;
+	}
+	e->fix = c->repair && !c->host_live[e->owner];
+	return 1;
+}
+
+/* Counts the extent's carved blocks by their marks; with `leaks`, also
+ * lists the blocks that are neither live nor free (up to `cap`). */
+static void walk_blocks(struct checker *c, struct extent_walk *e, uint64_t *leaks,
+			uint64_t cap)
+{
+	for (uint64_t rel = 0; rel + e->size <= e->bump; rel += e->size) {
+		uint8_t m = c->mark[unit_of(c, e->start + rel)];
+		if (m == M_LIVE) {
+			e->live++;
+		} else if (m != M_FREE) {
+			if (leaks && e->held < cap)
+				leaks[e->held] = e->start + rel;
+			e->held++;
 		}
 	}
 }
 
-static void walk_partition(struct checker *c, uint32_t p)
+/* Is host slot i held now (a host may have attached since the check began)? */
+static int host_alive_now(struct checker *c, uint32_t i)
+{
+	shmemora_host h;
+	hosts_describe(&c->pool->registry, i, NULL, &h);
+	return h.state == SHMEMORA_HOST_ATTACHED || h.state == SHMEMORA_HOST_CLAIMING;
+}
+
+/*
+ * Frees the leaked blocks of a dead host's extent.  A block another host is
+ * freeing right now (its key deleted: retired, not yet pushed) also looks
+ * leaked, so the leaks are freed only if the extent's state word and list
+ * head are unchanged after a grace period: a push or a count change in
+ * between means a free was in flight, and the extent is left for the next
+ * run.  What remains is a host paused for the whole grace period between
+ * retiring a block of a dead host's extent and pushing it (docs/api.md).
+ */
+#define REPAIR_GRACE_NS 20000000L
+static int free_leaks(struct checker *c, const struct extent_walk *e, uint64_t head,
+		      const uint64_t *leaks, uint64_t n)
+{
+	struct extent_record *r = alloc_extent(&c->pool->heap, e->x);
+	struct timespec grace = { 0, REPAIR_GRACE_NS };
+	nanosleep(&grace, NULL);
+	if (atomic_load(&r->state) != e->w || atomic_load(&r->free_head) != head ||
+	    atomic_load(&r->bump) != e->bump || host_alive_now(c, e->owner))
+		return 0; /* a free in flight, or a new holder of the slot at work */
+	for (uint64_t i = 0; i < n; i++)
+		entry_make_unreadable(&c->pool->entries, leaks[i]);
+	/* Back on the list, and the count made what the index says is live
+	 * (the leaks a dead thread held were counted; blocks cut off a broken
+	 * list were not: either way none of them is out of the list now). */
+	return alloc_repair_extent(&c->pool->heap, e->x, e->w, leaks, n, e->live);
+}
+
+static void check_extent(struct checker *c, uint64_t x, uint64_t *leaks)
 {
 	shmemora_pool *pool = c->pool;
 	struct heap *h = &pool->heap;
-	struct heap_header *hh = alloc_header(h, p);
-	uint64_t start = alloc_partition_start(h, p);
-	coherence_invalidate(&pool->coh, &hh->bump, sizeof hh->bump);
-	/* Relaxed: a bound for the walk; a live host may carve past it
-	 * meanwhile, and its new blocks are then simply not walked. */
-	uint64_t end = atomic_load_explicit(&hh->bump, memory_order_relaxed);
-	if (end > h->partition_size || end % ALLOC_UNIT) {
-		finding(c, 0, "partition %u: bump pointer %llu is out of range", p,
-			(unsigned long long)end);
+	struct extent_walk e;
+	if (!read_extent(c, x, &e))
+		return;
+	struct extent_record *r = alloc_extent(h, x);
+	uint64_t head = atomic_load_explicit(&r->free_head, memory_order_acquire);
+	walk_list(c, &e, alloc_head_ref(head));
+	if (e.bad_list) {
+		if (e.fix) {
+			/* Empty the list; its blocks count as leaks below.  Its
+			 * owner is dead: only other hosts' frees push here, and
+			 * the CAS keeps theirs. */
+			unmark_list(c, &e, alloc_head_ref(head), e.listed);
+			uint64_t empty = alloc_head_pack(alloc_head_tag(head) + 1, 0);
+			if (atomic_compare_exchange_strong(&r->free_head, &head, empty))
+				head = empty;
+			else
+				e.fix = 0;
+		}
+		finding(c, e.fix, "extent %llu (host %u, size class %u): free list broken (%s)%s",
+			(unsigned long long)x, e.owner, h->class_size[e.cls], e.bad_list,
+			e.fix || !c->repair ? "" : "; not touched");
+		e.listed = 0;
+	}
+	uint64_t cap = h->extent_size / ALLOC_UNIT;
+	walk_blocks(c, &e, e.fix ? leaks : NULL, cap);
+	c->r->live_blocks += e.live;
+	c->r->free_blocks += e.listed;
+	if (ext_live(e.w) < e.live)
+		finding(c, 0, "extent %llu: its count says %llu live blocks, the index names %llu",
+			(unsigned long long)x, (unsigned long long)ext_live(e.w),
+			(unsigned long long)e.live);
+	if (c->host_live[e.owner]) {
+		c->r->held_blocks += e.held; /* its threads' magazines, builds in flight */
 		return;
 	}
-	int fix = c->repair && !c->host_live[p];
-	uint64_t live[SIZE_CLASSES_MAX] = { 0 }, leaks = 0;
-	for (uint64_t pos = 0; pos < end;) {
-		uint64_t off = start + pos;
-		int cls = alloc_carved_class(h, off);
-		if (alloc_block_owner(h, off, cls) != (int)p || h->class_size[cls] > end - pos) {
-			finding(c, 0, "partition %u: block at %llu has an impossible size class; "
-				"the rest of the partition cannot be walked", p,
-				(unsigned long long)pos);
-			break;
-		}
-		uint8_t m = c->mark[unit_of(c, off)];
-		if (m == M_LIVE) {
-			c->r->live_blocks++;
-			live[cls]++;
-		} else if (m == M_FREE) {
-			c->r->free_blocks++;
-		} else {
-			c->r->leaked_blocks++;
-			leaks++;
-			if (fix)
-				entry_retire(&pool->entries, off, cls);
-		}
-		pos += h->class_size[cls];
+	/* Anything to mend: leaks, a count the walk disagrees with, or the
+	 * held bit of a host that will never carve again. */
+	bool mend = e.held || ext_live(e.w) != e.live || ext_held(e.w);
+	int fixed = e.fix && mend && free_leaks(c, &e, head, leaks, e.held);
+	if (e.held) {
+		c->r->leaked_blocks += e.held;
+		finding(c, fixed, "extent %llu (host %u, not alive): %llu block(s) neither live nor "
+			"free (held by its threads when it died, or being built)%s",
+			(unsigned long long)x, e.owner, (unsigned long long)e.held,
+			fixed || !c->repair ? "" : e.fix ? "; it changed meanwhile: run the repair "
+			"again" : "; not touched");
 	}
-	if (leaks)
-		finding(c, fix, "partition %u: %llu block(s) neither live nor free (leaked, e.g. by "
-			"a host that died before publishing)%s", p, (unsigned long long)leaks,
-			fix || !c->repair ? "" : "; its host is alive, not touched");
-	if (fix) /* statistics agree with what the walk found (no order needed) */
-		for (uint32_t k = 0; k < pool->sb.size_class_count; k++)
-			atomic_store_explicit(&hh->allocated[k], live[k], memory_order_relaxed);
 }
 
-static void walk_partitions(struct checker *c)
+static void check_extents(struct checker *c)
 {
-	for (uint32_t p = 0; p < c->pool->sb.max_hosts; p++)
-		walk_partition(c, p);
+	uint64_t *leaks = c->repair ? malloc(c->pool->heap.extent_size / ALLOC_UNIT *
+					     sizeof *leaks) : NULL;
+	if (c->repair && !leaks) {
+		finding(c, 0, "out of memory for the extent walk: extents not checked");
+		return;
+	}
+	for (uint64_t x = 0; x < c->pool->heap.extent_count; x++)
+		check_extent(c, x, leaks);
+	free(leaks);
 }
 
 /* ------------------------------------------------------------------ check */
@@ -498,7 +601,7 @@ int shmemora_check(shmemora_pool *pool, int flags, shmemora_check_report *report
 		return rc;
 	shmemora_check_report *r = report;
 	r->problems = r->repaired = r->keys = r->namespaces = 0;
-	r->live_blocks = r->free_blocks = r->leaked_blocks = 0;
+	r->live_blocks = r->free_blocks = r->leaked_blocks = r->held_blocks = 0;
 	r->tokens_live = r->tokens_revoked = 0;
 	struct checker c;
 	rc = checker_init(&c, pool, flags, r);
@@ -506,13 +609,10 @@ int shmemora_check(shmemora_pool *pool, int flags, shmemora_check_report *report
 		protect_saved s = protect_open(&pool->prot);
 		check_superblocks(&c);
 		check_registry(&c);
-		if (pool->host_id < pool->sb.max_hosts) /* an observer has none */
-			c.host_live[pool->host_id] = 0; /* our own partition: we are not writing */
 		check_captable(&c);
 		check_index(&c);
 		check_namespaces(&c);
-		check_free_lists(&c);
-		walk_partitions(&c);
+		check_extents(&c);
 		protect_close(&pool->prot, s);
 		error_clear();
 	}

@@ -77,7 +77,7 @@ static uint64_t entry_mac(const struct entries *es, const struct entry_snap *s, 
  * lengths within the limits and within that block? */
 static bool snapshot_sane(const struct entries *es, const struct entry_snap *s)
 {
-	if (alloc_block_owner(es->heap, s->offset, s->size_class) < 0)
+	if (!alloc_block_valid(es->heap, s->offset, s->size_class))
 		return false;
 	if (s->key_len < 1 || s->key_len > es->max_key || s->value_len > es->max_value)
 		return false;
@@ -204,15 +204,16 @@ static void write_header(struct entries *es, struct entry_snap *s, const void *k
 	field_store(&e->mac, s->mac);
 }
 
-int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct entry_key *k,
-		const void *value, size_t value_len, uint64_t version, struct entry_snap *built)
+int entry_build(struct entries *es, uint32_t host, uint32_t epoch, struct magazine *mag,
+		const struct entry_key *k, const void *value, size_t value_len, uint64_t version,
+		struct entry_snap *built)
 {
 	uint64_t at;
 	uint64_t *offset = &at;
 	int cls = entry_class_for(es, k->len, value_len);
 	if (cls < 0)
 		return error_set(SHMEMORA_E_INVALID, "entry too large for any size class");
-	int rc = alloc_block(es->heap, host, cls, offset);
+	int rc = alloc_block(es->heap, host, mag, cls, offset);
 	if (rc)
 		return rc;
 	struct kv_entry *e = entry_at(es, *offset);
@@ -234,9 +235,12 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct 
 	if (value_len)
 		seqlock_write((uint8_t *)(e + 1) + k->len, value, value_len);
 	coherence_writeback(coh, e, sizeof *e + k->len + value_len);
-	/* Even, and different from every earlier value of this block (a fresh
-	 * block reads 0, a retired one odd).  Release: the contents are
-	 * written before the entry reads as stable. */
+	/* Even, and different from the value a retired block leaves (odd).
+	 * A block carved where an extent of another class had a block
+	 * boundary holds old bytes here: any value will do, since a reader
+	 * of the old block compares its seq and MAC, at the old offset, with
+	 * the bytes there now.  Release: the contents are written before the
+	 * entry reads as stable. */
 	s.seq = (seq | 1) + 1;
 	atomic_store_explicit(&e->seq, s.seq, memory_order_release);
 	coherence_writeback(coh, &e->seq, sizeof e->seq);
@@ -255,14 +259,21 @@ void entry_set_version(struct entries *es, struct entry_snap *built, const void 
 	coherence_writeback(es->heap->coh, entry_at(es, built->offset), sizeof(struct kv_entry));
 }
 
-void entry_retire(struct entries *es, uint64_t offset, int cls)
+void entry_make_unreadable(struct entries *es, uint64_t offset)
 {
 	struct kv_entry *e = entry_at(es, offset);
 	coherence_invalidate(es->heap->coh, &e->seq, sizeof e->seq);
 	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
 	/* Odd, and different: any reader still copying it sees the change and
-	 * retries.  Release: pairs with the acquire pop in alloc_block. */
+	 * retries.  Release: the push that frees the block (release) carries it
+	 * to whoever pops the block (acquire). */
 	atomic_store_explicit(&e->seq, (seq & 1) ? seq + 2 : seq + 1, memory_order_release);
 	coherence_writeback(es->heap->coh, &e->seq, sizeof e->seq);
-	alloc_free(es->heap, offset, cls);
+}
+
+void entry_retire(struct entries *es, uint64_t offset, int cls, uint32_t host,
+		  struct magazine *mag)
+{
+	entry_make_unreadable(es, offset);
+	alloc_free(es->heap, host, mag, offset, cls);
 }

@@ -3,7 +3,7 @@
  * module owns the entry protocol; the index, the KV operations and `check`
  * all go through it.
  *
- * An entry is built whole in a block of its writer's partition, sealed with
+ * An entry is built whole in a block its writer allocates, sealed with
  * a MAC, and made readable by making its seq even; only then may an index
  * slot name it.  Once built it never changes, until it is retired (seq made
  * odd and different) and freed.
@@ -98,13 +98,15 @@ bool entry_mac_ok(const struct entries *es, const struct entry_snap *snap, const
 bool entry_unchanged(const struct entries *es, const struct entry_snap *snap);
 
 /*
- * Builds a complete entry for `k` with `value` in host `host`'s partition,
- * sealed and readable (seq even), not yet named by any slot; `built` gets
- * its snapshot (built->offset is where it is).  E_NO_SPACE, E_CORRUPT (a
- * damaged partition header).
+ * Builds a complete entry for `k` with `value` in a block host `host`
+ * allocates (through `mag`, this thread's magazine, may be NULL), sealed and
+ * readable (seq even), not yet named by any slot; `built` gets its snapshot
+ * (built->offset is where it is).  E_NO_SPACE, E_CORRUPT (a damaged extent
+ * record), E_CONTENDED.
  */
-int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct entry_key *k,
-		const void *value, size_t value_len, uint64_t version, struct entry_snap *built);
+int entry_build(struct entries *es, uint32_t host, uint32_t epoch, struct magazine *mag,
+		const struct entry_key *k, const void *value, size_t value_len, uint64_t version,
+		struct entry_snap *built);
 
 /* Sets the version of an entry this thread built and has not published
  * (a writer that lost a race and tries again), resealing it from its
@@ -113,9 +115,15 @@ void entry_set_version(struct entries *es, struct entry_snap *built, const void 
 		       uint64_t version);
 
 /* Makes an entry that no slot names any more unreadable (seq odd and
- * different, so a reader still copying it retries) and frees its block.
- * `cls` is the class its snapshot or its builder knows. */
-void entry_retire(struct entries *es, uint64_t offset, int cls);
+ * different, so a reader still copying it retries) and frees its block, on
+ * behalf of `host` through `mag` (alloc_free).  `cls` is the class its
+ * snapshot or its builder knows. */
+void entry_retire(struct entries *es, uint64_t offset, int cls, uint32_t host,
+		  struct magazine *mag);
+
+/* The first half of entry_retire: seq made odd and different, the block not
+ * freed (check --repair frees what it finds in a batch). */
+void entry_make_unreadable(struct entries *es, uint64_t offset);
 
 #ifdef SHMEMORA_BOUNDS_CHECK
 /* Test builds (the ASan tree): copies out of an entry that strayed outside

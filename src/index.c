@@ -16,6 +16,7 @@
  */
 #include "index.h"
 #include "error.h"
+#include "timing.h"
 
 #include <sched.h>
 
@@ -197,6 +198,8 @@ bool index_clear_slot(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v)
 	/* seq_cst, like every slot CAS: see index_publish_new. */
 	bool ok = atomic_compare_exchange_strong(s, &v, 0);
 	coherence_writeback(ix->coh, s, sizeof *s);
+	if (!ok)
+		contention[CONT_INDEX]++;
 	return ok;
 }
 
@@ -262,6 +265,8 @@ static unsigned claim_empty(struct kv_index *ix, uint64_t hash, uint64_t tentati
 			coherence_writeback(ix->coh, s, sizeof *s);
 			return i;
 		}
+		if (expect != 0)
+			contention[CONT_INDEX]++; /* taken between our load and CAS */
 	}
 	return INDEX_WINDOW;
 }
@@ -290,6 +295,7 @@ int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t h
 				hit->slot_value = confirmed;
 				return 0;
 			}
+			contention[CONT_INDEX]++;
 			continue; /* cleared as if we were dead: place it again */
 		}
 		/* We lose (or must wait): withdraw our tentative slot. */
@@ -298,6 +304,7 @@ int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t h
 			return c;
 		if (!wait)
 			return 1;
+		contention[CONT_INDEX]++;
 		sched_yield();
 	}
 	return error_set(SHMEMORA_E_CONTENDED, "publishing a new key kept racing another "
@@ -313,6 +320,8 @@ bool index_replace(struct kv_index *ix, const struct index_hit *hit, uint64_t of
 	 * state change (kv.c). */
 	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, fp | offset / 64);
 	coherence_writeback(ix->coh, hit->slot, sizeof *hit->slot);
+	if (!ok)
+		contention[CONT_INDEX]++;
 	return ok;
 }
 

@@ -78,7 +78,7 @@ static int prepare(struct write *w, uint64_t version)
 		return 0;
 	}
 	uint64_t t = TIMING_START();
-	rc = entry_build(&pool->entries, pool->host_id, pool->epoch, &w->k, w->value,
+	rc = entry_build(&pool->entries, pool->host_id, pool->epoch, pool_magazine(pool), &w->k, w->value,
 			     w->value_len, version, &w->built);
 	TIMING_ADD(PHASE_COPY, t);
 	w->have_built = rc == 0;
@@ -95,7 +95,7 @@ static int confirm_namespace(struct write *w, _Atomic uint64_t *slot, uint64_t v
 		return 0;
 	shmemora_pool *pool = w->op->pool;
 	if (index_clear_slot(&pool->index, slot, v))
-		entry_retire(&pool->entries, w->built.offset, w->built.size_class);
+		pool_retire(pool, w->built.offset, w->built.size_class);
 	w->have_built = false;
 	return error_set(SHMEMORA_E_NOT_FOUND, "the namespace was deleted while this write ran");
 }
@@ -157,7 +157,7 @@ static int write_over(struct write *w, enum write_mode mode, uint64_t expected,
 		w->have_built = false;
 		return rc;
 	}
-	entry_retire(&pool->entries, hit->snap.offset, hit->snap.size_class);
+	pool_retire(pool, hit->snap.offset, hit->snap.size_class);
 	uint64_t mine = (hit->slot_value & (SLOT_FP_MASK << SLOT_FP_SHIFT)) | w->built.offset / 64;
 	if ((rc = confirm_namespace(w, hit->slot, mine)))
 		return rc;
@@ -203,7 +203,7 @@ static int write_in_path(struct kv_op *op, const char *ns, const void *key, size
 	/* Built but never published: freed, unless we are fenced (its free
 	 * list may be another host's now; `check --repair` collects it). */
 	if (w.have_built && rc != SHMEMORA_E_FENCED)
-		entry_retire(&pool->entries, w.built.offset, w.built.size_class);
+		pool_retire(pool, w.built.offset, w.built.size_class);
 	return rc;
 }
 
@@ -266,7 +266,7 @@ static int delete_in_path(struct kv_op *op, const char *ns, const void *key, siz
 			 * acknowledged, and its entry is left to `check`. */
 			if ((rc = pool_may_write(pool)))
 				return rc;
-			entry_retire(&pool->entries, hit.snap.offset, hit.snap.size_class);
+			pool_retire(pool, hit.snap.offset, hit.snap.size_class);
 			charge(op, -1, -(int64_t)entry_bytes(hit.snap.key_len, hit.snap.value_len));
 			return 0;
 		}

@@ -11,6 +11,11 @@
  * Size classes: 64, 128, 192, 256, 384, 512, ... (two per power of two, each
  * a whole number of cache lines, so no two entries share a line) up to the
  * first class that holds the largest entry (header + max key + max value).
+ *
+ * Extents: the data region is cut into extents of one power-of-two size,
+ * at least 64 KiB, at least the largest class (a block never spans two),
+ * and large enough that a pool has at most 65536 of them (so a scan of the
+ * extent records stays short).  Every host must be able to hold one.
  */
 #include "layout.h"
 #include "error.h"
@@ -71,27 +76,29 @@ struct counts {
 	uint32_t hosts;
 	uint64_t caps, slots;
 	uint32_t namespaces;
+	uint64_t extents;
 };
 
 static uint64_t metadata_end(const struct counts *n, uint32_t align, struct layout_region *region)
 {
 	struct layout_region r[REGION_COUNT];
-	const uint64_t size[REGION_PARTITIONS] = {
+	const uint64_t size[REGION_DATA] = {
 		[REGION_SUPERBLOCK] = SB_BACKUP_OFFSET + SB_COPY_SPAN,
 		[REGION_REGISTRY] = (uint64_t)n->hosts * sizeof(struct host_slot),
 		[REGION_CAPSYNC] = n->caps * sizeof(struct cap_sync),
 		[REGION_NAMESPACES] = (uint64_t)n->namespaces * sizeof(struct ns_record),
 		[REGION_INDEX] = n->slots * sizeof(uint64_t),
-		[REGION_HEAP] = (uint64_t)n->hosts * sizeof(struct heap_header),
+		[REGION_HEAP] = (uint64_t)n->hosts * sizeof(struct heap_header) +
+				n->extents * sizeof(struct extent_record),
 		[REGION_CAPTABLE] = n->caps * sizeof(struct cap_entry),
 	};
 	uint64_t at = 0;
-	for (int i = 0; i < REGION_PARTITIONS; i++) {
+	for (int i = 0; i < REGION_DATA; i++) {
 		r[i].offset = at;
 		r[i].size = align_up(size[i], align);
 		at += r[i].size;
 	}
-	r[REGION_PARTITIONS] = (struct layout_region){ at, 0 }; /* sized by layout_plan */
+	r[REGION_DATA] = (struct layout_region){ at, 0 }; /* sized by layout_plan */
 	r[REGION_RAW] = (struct layout_region){ 0, 0 };
 	if (region)
 		memcpy(region, r, sizeof r);
@@ -113,35 +120,43 @@ static uint32_t default_namespaces(uint64_t size)
 	return (uint32_t)clamp_u64(pow2_floor(size >> 20), 64, 4096);
 }
 
-static struct counts default_counts(uint32_t hosts, uint64_t size)
+/* The extent size for a data region of about `avail` bytes whose largest
+ * block is `largest_class`. */
+static uint64_t extent_size_for(uint64_t largest_class, uint64_t avail)
 {
-	return (struct counts){ hosts, default_caps(size), default_slots(size),
-				default_namespaces(size) };
-}
-
-static uint64_t min_partition(uint64_t largest_class, uint32_t align)
-{
-	uint64_t need = largest_class;
-	if (need < MIN_PARTITION_BYTES)
-		need = MIN_PARTITION_BYTES;
-	return align_up(need, align);
+	uint64_t e = pow2_ceil(largest_class);
+	if (e < MIN_EXTENT_BYTES)
+		e = MIN_EXTENT_BYTES;
+	while (avail / e > MAX_EXTENTS)
+		e <<= 1;
+	return e;
 }
 
 uint64_t layout_min_size(uint32_t hosts, uint32_t alignment)
 {
-	/* Smallest pool: default table and index at that size, minimal
-	 * partitions.  Grows until the defaults (which scale) fit. */
-	uint64_t part = min_partition(0, alignment);
-	uint64_t size = align_up((uint64_t)hosts * part, alignment);
+	/* The smallest multiple of the alignment that layout_plan accepts
+	 * with every default: grow by doubling, then narrow down. */
+	struct geometry_request req = { .alignment = alignment, .max_hosts = hosts };
+	struct superblock sb;
+	uint64_t hi = align_up((uint64_t)hosts * MIN_EXTENT_BYTES, alignment);
 	for (;;) {
-		struct counts n = default_counts(hosts, size);
-		uint64_t need = metadata_end(&n, alignment, NULL) + (uint64_t)hosts * part +
-				align_up(size / 64, alignment);
-		need = align_up(need, alignment);
-		if (need <= size)
-			return size;
-		size = need;
+		req.pool_size = hi;
+		if (hi > MAX_POOL_SIZE / 2 || layout_plan(&req, &sb) == 0)
+			break;
+		hi *= 2;
 	}
+	uint64_t lo = hi / 2; /* fails, or is below the first size tried */
+	while (hi - lo > alignment) {
+		req.pool_size = align_down(lo + (hi - lo) / 2, alignment);
+		if (req.pool_size <= lo)
+			break;
+		if (layout_plan(&req, &sb) == 0)
+			hi = req.pool_size;
+		else
+			lo = req.pool_size;
+	}
+	error_clear();
+	return hi;
 }
 
 static void format_bytes(uint64_t v, char *out, size_t n)
@@ -157,32 +172,60 @@ static void format_bytes(uint64_t v, char *out, size_t n)
 }
 
 static int does_not_fit(uint64_t size, const struct counts *n, uint32_t align, uint64_t raw,
-			uint64_t part_min, const char *why)
+			uint64_t extent, const char *why)
 {
-	uint64_t need = align_up(metadata_end(n, align, NULL) + raw +
-				 (uint64_t)n->hosts * part_min, align);
+	struct counts with = *n;
+	with.extents = n->hosts;
+	uint64_t need = align_up(metadata_end(&with, align, NULL) + raw +
+				 align_up((uint64_t)n->hosts * extent, align), align);
 	uint32_t fit = 0;
 	for (uint32_t h = n->hosts; h > 0; h--) {
 		struct counts fewer = *n;
 		fewer.hosts = h;
-		if (metadata_end(&fewer, align, NULL) + raw + (uint64_t)h * part_min <= size) {
+		fewer.extents = h;
+		if (metadata_end(&fewer, align, NULL) + raw + align_up((uint64_t)h * extent, align) <=
+		    size) {
 			fit = h;
 			break;
 		}
 	}
-	char have[32], want[32], part[32];
+	char have[32], want[32], ext[32];
 	format_bytes(size, have, sizeof have);
 	format_bytes(need, want, sizeof want);
-	format_bytes(part_min, part, sizeof part);
+	format_bytes(extent, ext, sizeof ext);
 	if (fit)
 		return error_set(SHMEMORA_E_GEOMETRY,
-				 "a pool of %s cannot hold %u hosts (%s; each partition needs at "
-				 "least %s): use --size %s or more, or --hosts %u or fewer",
-				 have, n->hosts, why, part, want, fit);
+				 "a pool of %s cannot hold %u hosts (%s; each host needs at least "
+				 "one extent of %s): use --size %s or more, or --hosts %u or fewer",
+				 have, n->hosts, why, ext, want, fit);
 	return error_set(SHMEMORA_E_GEOMETRY,
-			 "a pool of %s cannot hold %u hosts (%s; each partition needs at "
-			 "least %s): use --size %s or more",
-			 have, n->hosts, why, part, want);
+			 "a pool of %s cannot hold %u hosts (%s; each host needs at least one "
+			 "extent of %s): use --size %s or more",
+			 have, n->hosts, why, ext, want);
+}
+
+/* The most extents of `extent` bytes that fit after the metadata for them
+ * (whose heap region grows with their count), or 0. */
+static uint64_t fit_extents(uint64_t size, struct counts *n, uint32_t align, uint64_t raw,
+			    uint64_t extent, struct layout_region *region)
+{
+	n->extents = 0;
+	uint64_t start = metadata_end(n, align, NULL);
+	if (start + raw >= size)
+		return 0;
+	n->extents = (size - start - raw) / extent;
+	/* Fewer extents need a smaller heap region; the count only falls, and
+	 * stops at the first count whose records and extents both fit. */
+	for (;;) {
+		start = metadata_end(n, align, region);
+		uint64_t room = start + raw < size ? size - start - raw : 0;
+		uint64_t fits = align_down(room, align) / extent;
+		while (fits && align_up(fits * extent, align) > room)
+			fits--;
+		if (fits >= n->extents)
+			return n->extents;
+		n->extents = fits;
+	}
 }
 
 int layout_plan(const struct geometry_request *req, struct superblock *sb)
@@ -228,11 +271,10 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 	if (namespaces > MAX_NAMESPACES)
 		return error_set(SHMEMORA_E_GEOMETRY, "%u namespaces is more than the limit of %u",
 				 namespaces, MAX_NAMESPACES);
-	struct counts n = { hosts, caps, slots, namespaces };
+	struct counts n = { hosts, caps, slots, namespaces, 0 };
 
 	/* The raw area (the raw region API's bytes) sits at the end of the pool,
-	 * apart from the KV partitions, so no region token can reach a
-	 * partition header or an entry. */
+	 * apart from the KV extents, so no region token can reach an entry. */
 	uint64_t raw = req->raw_size_set ? req->raw_size : size / 64;
 	raw = align_up(raw, align);
 	if (raw >= size)
@@ -240,35 +282,34 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 				 "a pool of %" PRIu64, raw, size);
 	memset(sb->region, 0, sizeof sb->region);
 	memset(sb->size_class, 0, sizeof sb->size_class);
-	uint64_t data_start = metadata_end(&n, align, sb->region);
+	uint64_t data_start = metadata_end(&n, align, NULL);
 	uint64_t largest = plan_size_classes(max_entry_bytes(max_key, max_value), sb);
 	if (largest == 0)
 		return error_set(SHMEMORA_E_GEOMETRY, "max key plus max value needs more than "
 				 "%d size classes", SIZE_CLASSES_MAX);
 	if (data_start + raw >= size)
-		return does_not_fit(size, &n, align, raw,
-				    min_partition(value_is_default ? 0 : largest, align),
+		return does_not_fit(size, &n, align, raw, MIN_EXTENT_BYTES,
 				    "its metadata alone fills it");
-	uint64_t part = align_down((size - data_start - raw) / hosts, align);
+	uint64_t avail = size - data_start - raw;
 
-	/* An unset max value shrinks to fit small partitions (a quarter of the
-	 * partition at most); an explicit one is honoured or refused. */
+	/* An unset max value shrinks until the data region holds 64 of the
+	 * largest blocks and two extents per host; an explicit one is honoured
+	 * or refused. */
 	while (value_is_default && max_value > 256 &&
-	       4 * largest > part) {
+	       (largest * 64 > avail || avail / extent_size_for(largest, avail) < 2ull * hosts)) {
 		max_value /= 2;
 		largest = plan_size_classes(max_entry_bytes(max_key, max_value), sb);
 	}
-	if (part < min_partition(largest, align)) {
-		if (!value_is_default) {
-			char v[32];
+	uint64_t extent = extent_size_for(largest, avail);
+	uint64_t extents = fit_extents(size, &n, align, raw, extent, sb->region);
+	if (extents < hosts) {
+		if (!value_is_default && pow2_ceil(largest) > MIN_EXTENT_BYTES) {
+			char v[32], why[96];
 			format_bytes(max_value, v, sizeof v);
-			char why[96];
-			snprintf(why, sizeof why, "a %s value must fit in one partition", v);
-			return does_not_fit(size, &n, align, raw, min_partition(largest, align),
-					    why);
+			snprintf(why, sizeof why, "a %s value needs extents that large", v);
+			return does_not_fit(size, &n, align, raw, extent, why);
 		}
-		return does_not_fit(size, &n, align, raw, min_partition(0, align),
-				    "partitions too small");
+		return does_not_fit(size, &n, align, raw, extent, "too few extents");
 	}
 	memset(sb->size_class + sb->size_class_count, 0,
 	       sizeof(uint32_t) * (SIZE_CLASSES_MAX - sb->size_class_count));
@@ -281,9 +322,10 @@ int layout_plan(const struct geometry_request *req, struct superblock *sb)
 	sb->ns_entries = namespaces;
 	sb->max_key = max_key;
 	sb->max_value = max_value;
-	sb->partition_size = part;
-	sb->region[REGION_PARTITIONS].size = part * hosts;
-	sb->region[REGION_RAW].offset = data_start + part * hosts;
+	sb->extent_size = extent;
+	sb->region[REGION_DATA].size = align_up(extents * extent, align);
+	sb->region[REGION_RAW].offset = sb->region[REGION_DATA].offset +
+					sb->region[REGION_DATA].size;
 	sb->region[REGION_RAW].size = raw;
 	sb->raw_size = raw;
 	return 0;
@@ -316,7 +358,7 @@ int layout_check(const struct superblock *sb)
 	if (layout_plan(&req, &planned) != 0)
 		return error_wrap(SHMEMORA_E_CORRUPT, "stored geometry is impossible");
 	if (planned.index_slots != sb->index_slots ||
-	    planned.partition_size != sb->partition_size ||
+	    planned.extent_size != sb->extent_size ||
 	    memcmp(planned.region, sb->region, sizeof planned.region) != 0 ||
 	    planned.size_class_count != sb->size_class_count ||
 	    memcmp(planned.size_class, sb->size_class, sizeof planned.size_class) != 0 ||

@@ -14,10 +14,13 @@
  *                  capability sync words: 32 bytes per token       region 2
  *                  namespace table: one 64-byte line per namespace region 3
  *                  KV index: 8-byte slots in 64-byte buckets       region 4
- *                  heap headers: free lists and bump pointers      region 5
+ *                  heap: per-host counters, then one 64-byte
+ *                  record per data extent (owner, class, live
+ *                  blocks, free list head, bump pointer)           region 5
  *   data area    everything else, written with plain stores:
  *                  capability entries: one 64-byte line per token  region 6
- *                  data partitions: KV entries, one per host slot  region 7
+ *                  data extents: KV entries, in extents that hosts
+ *                  claim on demand and give back when empty        region 7
  *                  raw area: the raw region API's bytes            region 8
  *
  * Cross-host atomics need memory that is coherent between hosts.  Keeping
@@ -69,7 +72,8 @@
 #define MIN_INDEX_SLOTS 8u                /* one bucket */
 #define MAX_NAMESPACES (1u << 20)
 #define ENTRY_HEADER_BYTES 64u            /* struct kv_entry */
-#define MIN_PARTITION_BYTES (64u << 10)
+#define MIN_EXTENT_BYTES (64u << 10)
+#define MAX_EXTENTS (1u << 16)           /* extents grow with the pool past this many */
 #define MAX_TOKEN_DEPTH 15u               /* derivation levels below a root token */
 
 enum region_id {
@@ -80,7 +84,7 @@ enum region_id {
 	REGION_INDEX = 4,
 	REGION_HEAP = 5,
 	REGION_CAPTABLE = 6,
-	REGION_PARTITIONS = 7,
+	REGION_DATA = 7,
 	REGION_RAW = 8,
 	REGION_COUNT = 9,
 };
@@ -111,13 +115,13 @@ struct superblock {
 	uint32_t max_value;               /*  92 */
 	uint64_t cap_entries;             /*  96 */
 	uint64_t index_slots;             /* 104 power of two */
-	uint64_t partition_size;          /* 112 */
+	uint64_t extent_size;             /* 112 power of two */
 	uint32_t ns_entries;              /* 120 namespace table records */
 	uint32_t size_class_count;        /* 124 */
 	uint32_t size_class[SIZE_CLASSES_MAX]; /* 128 ascending entry sizes */
 	struct layout_region region[REGION_COUNT]; /* 288 */
 	uint64_t raw_size;                /* 432 bytes of the raw area (may be 0) */
-	uint32_t flags;                   /* 440 zero in version 2 */
+	uint32_t flags;                   /* 440 zero in version 3 */
 	uint8_t reserved[28];             /* 444 zero */
 	uint8_t mac[32];                  /* 472 HMAC-SHA256(key, bytes 0..471) */
 	uint64_t checksum;                /* 504 XXH3-64(bytes 0..503) */
@@ -218,20 +222,41 @@ struct ns_record {
 _Static_assert(sizeof(struct ns_record) == CACHE_LINE, "namespace record is one line");
 
 /*
- * The allocator header of one host's partition (sync area, heap region).
- * Only the owning host allocates; any host frees, by pushing onto the
- * owner's list.  alloc.h owns the encoding of a list head.
+ * The heap region (sync area) holds one heap_header per host, then one
+ * extent_record per extent of the data region.
+ *
+ * A host's header holds counters its host adds to in batches: statistics
+ * that no decision reads.
  */
 struct heap_header {
-	_Atomic uint64_t bump;            /*   0 bytes carved from the partition's start */
-	uint64_t reserved0;               /*   8 */
-	_Atomic uint64_t free_head[SIZE_CLASSES_MAX];    /*  16 */
-	_Atomic uint64_t allocated[SIZE_CLASSES_MAX];    /* 336 entries in use per class */
-	uint8_t reserved1[48];            /* 656 */
+	_Atomic uint64_t writes;          /*   0 publishing operations */
+	_Atomic uint64_t index_retries;   /*   8 index CASes that lost a race */
+	_Atomic uint64_t alloc_retries;   /*  16 allocator CASes that lost a race */
+	_Atomic uint64_t free_retries;    /*  24 free-path CASes that lost a race */
+	_Atomic uint64_t remote_frees;    /*  32 blocks freed into other hosts' extents */
+	_Atomic uint64_t extent_claims;   /*  40 extents this host claimed */
+	_Atomic uint64_t extent_returns;  /*  48 extents given back (by anyone) */
+	uint64_t reserved;                /*  56 zero */
 };
-#define HEAP_HEADER_BYTES 704u
+#define HEAP_HEADER_BYTES 64u
 _Static_assert(sizeof(struct heap_header) == HEAP_HEADER_BYTES, "heap header size");
-_Static_assert(HEAP_HEADER_BYTES % CACHE_LINE == 0, "heap headers are whole lines");
+
+/*
+ * One extent of the data region (sync area, heap region): a cache line of
+ * its own, so extents never share a contended line.  `state` packs the
+ * owner, the size class, the held bit, a generation and the count of
+ * blocks out of the extent's free list (alloc.h owns the encoding);
+ * `free_head` is the extent's free list (a tagged block reference); `bump`
+ * the bytes carved from the extent's start.  An extent holds blocks of one
+ * size class only.
+ */
+struct extent_record {
+	_Atomic uint64_t state;           /*  0 */
+	_Atomic uint64_t free_head;       /*  8 */
+	_Atomic uint64_t bump;            /* 16 */
+	uint64_t reserved[5];             /* 24 zero */
+};
+_Static_assert(sizeof(struct extent_record) == CACHE_LINE, "an extent record is one line");
 
 /*
  * A key-value entry (data area): this 64-byte header, the key, then the
@@ -251,7 +276,7 @@ struct kv_entry {
 	uint32_t value_len;               /* 36 */
 	uint32_t ns_gen;                  /* 40 the namespace's incarnation */
 	uint32_t owner_epoch;             /* 44 the epoch of the host that built it */
-	uint16_t owner_host;              /* 48 the partition it lives in */
+	uint16_t owner_host;              /* 48 the host that built it */
 	uint8_t size_class;               /* 50 index into the superblock's classes */
 	uint8_t flags;                    /* 51 zero */
 	uint32_t nonce;                   /* 52 random per build: no two builds of a block alike */
@@ -276,9 +301,9 @@ struct geometry_request {
 };
 
 /*
- * Plans the regions, partition size and size classes for `req` into the
+ * Plans the regions, extent size and size classes for `req` into the
  * geometry fields of `sb` (pool_size, alignment, max_hosts, cap_entries,
- * index_slots, ns_entries, max_key, max_value, partition_size, region[],
+ * index_slots, ns_entries, max_key, max_value, extent_size, region[],
  * size classes).  Returns SHMEMORA_E_GEOMETRY with a message saying what
  * would fit.
  */

@@ -29,7 +29,7 @@ static int catalog_put(shmemora_pool *pool, const char *ns, uint32_t gen)
 	uint64_t hash;
 	catalog_key(pool, ns, &k, &hash);
 	struct entry_snap built;
-	int rc = entry_build(&pool->entries, pool->host_id, pool->epoch, &k, &gen, sizeof gen, 1,
+	int rc = entry_build(&pool->entries, pool->host_id, pool->epoch, pool_magazine(pool), &k, &gen, sizeof gen, 1,
 			     &built);
 	for (int attempt = 0; rc == 0 && attempt < 1000; attempt++) {
 		struct index_hit hit;
@@ -43,14 +43,14 @@ static int catalog_put(shmemora_pool *pool, const char *ns, uint32_t gen)
 			if (rc == 1)
 				rc = 0; /* another creator's: replace it */
 		} else if (index_replace(&pool->index, &hit, built.offset)) {
-			entry_retire(&pool->entries, hit.snap.offset, hit.snap.size_class);
+			pool_retire(pool, hit.snap.offset, hit.snap.size_class);
 			return 0;
 		}
 	}
 	if (rc == 0)
 		rc = error_set(SHMEMORA_E_CONTENDED, "namespace '%s': its catalog entry kept "
 			       "changing", ns);
-	entry_retire(&pool->entries, built.offset, built.size_class);
+	pool_retire(pool, built.offset, built.size_class);
 	return rc;
 }
 
@@ -64,7 +64,7 @@ static void catalog_remove(shmemora_pool *pool, const char *ns)
 		if (index_find(&pool->index, &k, hash, &hit) != 1)
 			return;
 		if (index_remove(&pool->index, &hit)) {
-			entry_retire(&pool->entries, hit.snap.offset, hit.snap.size_class);
+			pool_retire(pool, hit.snap.offset, hit.snap.size_class);
 			return;
 		}
 	}
@@ -238,7 +238,7 @@ static int remove_entry(void *arg, const struct index_item *it)
 	if (it->snap.ns_hash != d->hash || it->snap.ns_gen != d->gen)
 		return 0;
 	if (index_clear_slot(&d->pool->index, it->slot, it->slot_value)) {
-		entry_retire(&d->pool->entries, it->snap.offset, it->snap.size_class);
+		pool_retire(d->pool, it->snap.offset, it->snap.size_class);
 		d->removed++;
 	}
 	return 0;

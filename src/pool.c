@@ -53,14 +53,19 @@ void pool_bind(struct shmemora_pool *pool)
 		.entries = pool_region(pool, REGION_CAPTABLE),
 		.count = sb->cap_entries, .coh = &pool->coh, .secrets = pool->secrets,
 	};
-	pool->heap = (struct heap){
-		.base = pool->base, .headers = pool_region(pool, REGION_HEAP),
-		.data_offset = sb->region[REGION_PARTITIONS].offset,
-		.data_size = sb->region[REGION_PARTITIONS].size,
-		.partition_size = sb->partition_size, .hosts = sb->max_hosts,
-		.class_count = sb->size_class_count, .class_size = pool->sb.size_class,
-		.coh = &pool->coh,
-	};
+	struct heap *h = &pool->heap;
+	h->base = pool->base;
+	h->headers = pool_region(pool, REGION_HEAP);
+	h->extents = (struct extent_record *)(h->headers + sb->max_hosts);
+	h->data_offset = sb->region[REGION_DATA].offset;
+	h->data_size = sb->region[REGION_DATA].size;
+	h->extent_size = sb->extent_size;
+	h->extent_count = sb->region[REGION_DATA].size / sb->extent_size;
+	h->hosts = sb->max_hosts;
+	h->class_count = sb->size_class_count;
+	h->class_size = pool->sb.size_class;
+	h->coh = &pool->coh;
+	h->mags = protect_private(&pool->prot);
 	pool->entries = (struct entries){
 		.heap = &pool->heap, .secrets = pool->secrets,
 		.max_key = sb->max_key, .max_value = sb->max_value,
@@ -197,6 +202,7 @@ static void pool_free(struct shmemora_pool *pool)
 	beat_stop(pool);
 	/* protect_fini wipes the secrets while the pool's protection key
 	 * still reaches them; then they are unmapped. */
+	alloc_fini(&pool->heap);
 	protect_fini(&pool->prot);
 	secrets_destroy(pool->secrets);
 	backend_unmap(pool->base, pool->size);
@@ -218,6 +224,13 @@ static int pool_alloc(const char *path, struct shmemora_pool **out)
 	return 0;
 }
 
+/* A thread of this process ends: its magazine goes back to the extents. */
+static void thread_ends(void *arg, unsigned slot)
+{
+	struct shmemora_pool *pool = arg;
+	alloc_flush_magazine(&pool->heap, alloc_magazine(&pool->heap, (int)slot));
+}
+
 /* Last step of create and attach: the secrets are derived, the protected
  * path takes over the pool (MPK key on the mapping where available) and the
  * raw key leaves the handle, which application code could read. */
@@ -228,8 +241,18 @@ static int protect_pool(struct shmemora_pool *pool)
 	if (rc)
 		return rc;
 	pool_bind(pool);
-	return protect_init(&pool->prot, &pool->caps, pool->secrets, pool_key_hint(pool),
-			    pool->base, pool->size);
+	if ((rc = alloc_init(&pool->heap)) ||
+	    (rc = protect_init(&pool->prot, &pool->caps, pool->secrets, pool_key_hint(pool),
+			       pool->base, pool->size, alloc_magazine_bytes())))
+		return rc;
+	pool->heap.mags = protect_private(&pool->prot);
+	protect_on_thread_exit(&pool->prot, thread_ends, pool);
+	if (!pool->observer) {
+		protect_saved s = protect_open(&pool->prot);
+		alloc_adopt_host(&pool->heap, pool->host_id);
+		protect_close(&pool->prot, s);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------- hardened mode */
@@ -243,8 +266,11 @@ static uint64_t harden_footprint(void *arg, int which)
 static int harden_move(void *arg, int which, void *dest)
 {
 	struct shmemora_pool *pool = arg;
-	if (which == HARDEN_ARENA)
-		return protect_move_arena(&pool->prot, dest);
+	if (which == HARDEN_ARENA) {
+		int rc = protect_move_arena(&pool->prot, dest);
+		pool->heap.mags = protect_private(&pool->prot); /* they live in it */
+		return rc;
+	}
 	int rc = secrets_move(&pool->secrets, dest);
 	if (rc == 0) {
 		pool->prot.secrets = pool->secrets;
@@ -308,11 +334,11 @@ static int mint_root_token(struct shmemora_pool *pool, const char *path)
 	return rc;
 }
 
-/* The bytes create writes: everything in front of the partitions (the
+/* The bytes create writes: everything in front of the data region (the
  * superblock, the sync area and the capability entries). */
 static uint64_t written_bytes(const struct superblock *sb)
 {
-	return sb->region[REGION_PARTITIONS].offset;
+	return sb->region[REGION_DATA].offset;
 }
 
 /* Copies the bytes create will write on an existing medium, so a failed
@@ -588,6 +614,9 @@ int shmemora_detach(shmemora_pool *pool)
 	int rc = 0;
 	if (!pool->observer) {
 		protect_saved saved = protect_open(&pool->prot);
+		/* Our blocks and extents go back while the slot is still ours. */
+		if (!protect_forked(&pool->prot) && pool_may_write(pool) == 0)
+			alloc_release_host(&pool->heap, pool->host_id);
 		rc = hosts_release(&pool->registry, pool->host_id, pool->epoch);
 		protect_close(&pool->prot, saved);
 	}
@@ -688,7 +717,8 @@ static void fill_info(const struct superblock *sb, enum shmemora_backend backend
 	out->capabilities = sb->cap_entries;
 	out->index_slots = sb->index_slots;
 	out->namespaces = sb->ns_entries;
-	out->partition_size = sb->partition_size;
+	out->extent_size = sb->extent_size;
+	out->extents = sb->region[REGION_DATA].size / sb->extent_size;
 	out->size_class_count = sb->size_class_count;
 	memcpy(out->size_classes, sb->size_class, sizeof out->size_classes);
 	for (int r = 0; r < REGION_COUNT; r++) {

@@ -75,8 +75,21 @@ static inline void *pool_region(const struct shmemora_pool *pool, enum region_id
 }
 
 /* Binds every module context of the handle to its regions (after the
- * mapping and the secrets exist). */
+ * mapping and the secrets exist; again whenever the secrets move). */
 void pool_bind(struct shmemora_pool *pool);
+
+/* This thread's allocator magazine for the handle, or NULL. */
+static inline struct magazine *pool_magazine(const struct shmemora_pool *pool)
+{
+	return alloc_magazine(&pool->heap, protect_thread_slot(&pool->prot));
+}
+
+/* Retires an entry this host took out of the index (entry_retire, with
+ * this thread's magazine). */
+static inline void pool_retire(struct shmemora_pool *pool, uint64_t offset, int cls)
+{
+	entry_retire(&pool->entries, offset, cls, pool->host_id, pool_magazine(pool));
+}
 
 /* The key hint a token minted for this pool carries. */
 static inline uint16_t pool_key_hint(const struct shmemora_pool *pool)

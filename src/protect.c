@@ -115,13 +115,15 @@ static void release_thread_cache(void *value)
 	if (!p || block >= CACHE_THREADS || protect_forked(p))
 		return;
 	protect_saved s = protect_open(p);
+	if (p->thread_exit)
+		p->thread_exit(p->thread_exit_arg, block);
 	memset(&p->arena->cache[block], 0, sizeof p->arena->cache[block]);
 	atomic_fetch_and(&p->arena->cache_used[block / 64], ~(1ULL << (block % 64)));
 	protect_close(p, s);
 }
 
-/* The block this thread used last, for the handle it used it with: one
- * comparison instead of pthread_getspecific on the hot path.  Only a block
+/* The slot this thread used last, for the handle it used it with: one
+ * comparison instead of pthread_getspecific on the hot path.  Only a slot
  * index is kept in this (application-writable) memory, and it is bounds
  * checked before use. */
 static _Thread_local struct {
@@ -131,18 +133,15 @@ static _Thread_local struct {
 /* Instances are never reused, unlike addresses of freed handles. */
 static _Atomic uint64_t next_instance = 1;
 
-/* This thread's cache block, claiming one on first use; NULL if none left. */
-static struct thread_cache *thread_cache(const struct protect *p)
+static int claim_slot(const struct protect *p)
 {
-	if (last_cache.instance == p->instance && last_cache.block < CACHE_THREADS)
-		return &p->arena->cache[last_cache.block];
 	if (!p->thread_key_made)
-		return NULL;
+		return -1;
 	uintptr_t v = (uintptr_t)pthread_getspecific(p->thread_key);
 	if (v) {
 		last_cache.instance = p->instance;
 		last_cache.block = (unsigned)(v & 0xffff) - 1;
-		return &p->arena->cache[last_cache.block];
+		return last_cache.block < CACHE_THREADS ? (int)last_cache.block : -1;
 	}
 	/* The block bitmap is process memory shared by this handle's threads:
 	 * a CAS claims a block (seq_cst: simple, and off the hot path). */
@@ -156,20 +155,40 @@ static struct thread_cache *thread_cache(const struct protect *p)
 				v = (uintptr_t)p->thread_key << 16 | (block + 1);
 				if (pthread_setspecific(p->thread_key, (void *)v) != 0) {
 					atomic_fetch_and(&p->arena->cache_used[w], ~(1ULL << bit));
-					return NULL;
+					return -1;
 				}
 				last_cache.instance = p->instance;
 				last_cache.block = block;
-				return &p->arena->cache[block];
+				return (int)block;
 			}
 		}
 	}
-	return NULL;
+	return -1;
+}
+
+int protect_thread_slot(const struct protect *p)
+{
+	if (last_cache.instance == p->instance && last_cache.block < CACHE_THREADS)
+		return (int)last_cache.block;
+	return claim_slot(p);
+}
+
+void protect_on_thread_exit(struct protect *p, void (*fn)(void *arg, unsigned slot), void *arg)
+{
+	p->thread_exit = fn;
+	p->thread_exit_arg = arg;
+}
+
+/* This thread's cache block, claiming one on first use; NULL if none left. */
+static struct thread_cache *thread_cache(const struct protect *p)
+{
+	int slot = protect_thread_slot(p);
+	return slot < 0 ? NULL : &p->arena->cache[slot];
 }
 
 /* ------------------------------------------------------------ lifecycle */
 
-/* Gives the pool mapping, the secrets and the caches the key `pkey`. */
+/* Gives the pool mapping, the secrets and the arena the key `pkey`. */
 static int protect_mappings(struct protect *p, void *base, uint64_t size, int pkey)
 {
 	void *sec;
@@ -199,18 +218,21 @@ static int enable_mpk(struct protect *p, void *base, uint64_t size)
 }
 
 int protect_init(struct protect *p, struct captable *caps, struct secrets *secrets,
-		 uint16_t key_hint, void *base, uint64_t size)
+		 uint16_t key_hint, void *base, uint64_t size, size_t private_len)
 {
 	memset(p, 0, sizeof *p);
 	forkgen_init();
 	p->born = forkgen_now();
 	p->pkey = -1;
+	p->private_len = private_len;
 	p->caps = caps;
 	p->secrets = secrets;
 	p->key_hint = key_hint;
 	p->instance = atomic_fetch_add(&next_instance, 1);
 	atomic_store(&p->verify, SHMEMORA_VERIFY_CACHED);
-	p->arena_size = sizeof(struct protect_arena);
+	/* The caller's part starts on a page of its own. */
+	p->private_offset = (sizeof(struct protect_arena) + 4095) & ~(size_t)4095;
+	p->arena_size = p->private_offset + private_len;
 	p->arena = mmap(NULL, p->arena_size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->arena == MAP_FAILED) {
@@ -276,6 +298,11 @@ size_t protect_arena_bytes(const struct protect *p)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	return (p->arena_size + page - 1) & ~(page - 1);
+}
+
+void *protect_private(const struct protect *p)
+{
+	return p->arena && p->private_len ? (uint8_t *)p->arena + p->private_offset : NULL;
 }
 
 int protect_move_arena(struct protect *p, void *dest)

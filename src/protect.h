@@ -44,13 +44,33 @@ struct protect {
 	uint64_t instance;              /* unique per handle in this process */
 	int thread_key_made;
 	unsigned born;                  /* forkgen_now() at init: see protect_owned */
+	size_t private_offset;          /* where the caller's part of the arena starts */
+	size_t private_len;
+	/* Called with access open when a thread that held a slot ends. */
+	void (*thread_exit)(void *arg, unsigned slot);
+	void *thread_exit_arg;
 };
 
 /* Sets up the caches and, where the CPU has PKU (and SHMEMORA_PROTECTION is
  * not "software"), the protection key on the pool mapping, the secrets and
- * the caches.  Called once the pool is mapped and the secrets derived. */
+ * the arena, which holds the caches and `private_len` bytes for the caller
+ * (the allocator's magazines: protect_private).  Called once the pool is
+ * mapped and the secrets derived. */
 int protect_init(struct protect *p, struct captable *caps, struct secrets *secrets,
-		 uint16_t key_hint, void *base, uint64_t size);
+		 uint16_t key_hint, void *base, uint64_t size, size_t private_len);
+
+/* The caller's part of the arena (zeroed at init, keyed like the pool,
+ * never in a core dump or a child), or NULL.  It moves with the arena. */
+void *protect_private(const struct protect *p);
+
+/* This thread's slot for handle `p` (0..255), claimed on its first use and
+ * given back when the thread ends; -1 when every slot is taken.  The
+ * per-thread caches and the allocator's magazines are indexed by it. */
+int protect_thread_slot(const struct protect *p);
+
+/* `fn(arg, slot)` runs, with access open, when a thread that held a slot
+ * ends (before the slot is given back).  Set before other threads use p. */
+void protect_on_thread_exit(struct protect *p, void (*fn)(void *arg, unsigned slot), void *arg);
 
 /* Wipes the secrets (on the protected path), unmaps the caches and frees
  * the protection key.  In a forked child, given the parent's handle, it

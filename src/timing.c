@@ -11,6 +11,7 @@
 int timing_on;
 _Thread_local uint64_t timing_ticks[PHASES];
 _Thread_local uint64_t timing_ops;
+_Thread_local uint64_t contention[CONT_KINDS];
 static double ns_per_tick;
 
 static uint64_t mono_ns(void)
@@ -46,8 +47,14 @@ void shmemora_timing_read(shmemora_timing *out, int reset)
 	out->rights_ns = (uint64_t)((double)timing_ticks[PHASE_RIGHTS] * ns_per_tick);
 	out->index_ns = (uint64_t)((double)timing_ticks[PHASE_INDEX] * ns_per_tick);
 	out->copy_ns = (uint64_t)((double)timing_ticks[PHASE_COPY] * ns_per_tick);
+	out->writes = contention[CONT_WRITES];
+	out->index_retries = contention[CONT_INDEX];
+	out->alloc_retries = contention[CONT_ALLOC];
+	out->free_retries = contention[CONT_FREE];
+	out->remote_frees = contention[CONT_REMOTE_FREE];
 	if (reset) {
 		memset(timing_ticks, 0, sizeof timing_ticks);
 		timing_ops = 0;
+		memset(contention, 0, sizeof contention);
 	}
 }

@@ -11,6 +11,23 @@
 
 enum timing_phase { PHASE_LOOKUP, PHASE_MAC, PHASE_RIGHTS, PHASE_INDEX, PHASE_COPY, PHASES };
 
+/*
+ * Contention: compare-and-swaps that lost a race and were retried, per
+ * structure, and the events they are compared with.  Counted always, per
+ * thread: a lost race costs far more than the increment, and a counter of
+ * this thread's is never contended.  The op layer adds them to the host's
+ * shared counters in batches (shmemora stats).
+ */
+enum contention_kind {
+	CONT_INDEX,        /* index slot CASes (publish, replace, remove) lost */
+	CONT_ALLOC,        /* allocator CASes lost (reservations, pops, carving) */
+	CONT_FREE,         /* free-path CASes lost (pushes, counts) */
+	CONT_REMOTE_FREE,  /* blocks freed into another host's extent */
+	CONT_WRITES,       /* write operations started */
+	CONT_KINDS
+};
+extern _Thread_local uint64_t contention[CONT_KINDS];
+
 extern int timing_on;
 extern _Thread_local uint64_t timing_ticks[PHASES];
 extern _Thread_local uint64_t timing_ops;

@@ -272,9 +272,9 @@ static const char *const region_names[SHMEMORA_REGION_COUNT] = {
 	[SHMEMORA_REGION_CAPSYNC] = "capability_sync",
 	[SHMEMORA_REGION_NAMESPACES] = "namespaces",
 	[SHMEMORA_REGION_INDEX] = "kv_index",
-	[SHMEMORA_REGION_HEAP] = "heap_headers",
+	[SHMEMORA_REGION_HEAP] = "heap",
 	[SHMEMORA_REGION_CAPTABLE] = "capability_table",
-	[SHMEMORA_REGION_PARTITIONS] = "data_partitions",
+	[SHMEMORA_REGION_DATA] = "data_extents",
 	[SHMEMORA_REGION_RAW] = "raw_area",
 };
 _Static_assert(SHMEMORA_REGION_COUNT == 9, "a name for every region");
@@ -296,14 +296,16 @@ static void print_info_json(const char *path, const shmemora_info *in)
 	       "  \"geometry\": {\n    \"max_key\": %u,\n    \"max_value\": %u,\n"
 	       "    \"capabilities\": %" PRIu64 ",\n    \"index_slots\": %" PRIu64 ",\n"
 	       "    \"namespaces\": %u,\n"
-	       "    \"partition_size\": %" PRIu64 ",\n    \"size_classes\": [",
+	       "    \"extent_size\": %" PRIu64 ",\n    \"extents\": %" PRIu64 ",\n"
+	       "    \"size_classes\": [",
 	       in->format_version, uuid, keyid, in->key_verified ? "true" : "false",
 	       in->sb_from_backup ? "true" : "false", in->size, in->created_unix_ns,
 	       shmemora_backend_name(in->backend), in->page_size, in->alignment,
 	       shmemora_coherence_name(in->coherence), shmemora_protection_name(in->protection),
 	       in->protection == SHMEMORA_PROTECT_MPK ? "true" : "false", in->flush_instruction,
 	       in->max_hosts, in->hosts_attached, in->lease_ms, in->max_key, in->max_value,
-	       in->capabilities, in->index_slots, in->namespaces, in->partition_size);
+	       in->capabilities, in->index_slots, in->namespaces, in->extent_size,
+	       in->extents);
 	for (uint32_t i = 0; i < in->size_class_count; i++)
 		printf("%s%u", i ? ", " : "", in->size_classes[i]);
 	printf("],\n    \"regions\": {\n");
@@ -322,7 +324,7 @@ static void print_info_text(const char *path, const shmemora_info *in)
 	human_bytes(in->size, size, sizeof size);
 	human_bytes(in->page_size, page, sizeof page);
 	human_bytes(in->alignment, align, sizeof align);
-	human_bytes(in->partition_size, part, sizeof part);
+	human_bytes(in->extent_size, part, sizeof part);
 	human_bytes(in->max_key, mk, sizeof mk);
 	human_bytes(in->max_value, mv, sizeof mv);
 	if (in->sb_from_backup)
@@ -350,7 +352,8 @@ static void print_info_text(const char *path, const shmemora_info *in)
 	printf("capabilities     %" PRIu64 " entries\n", in->capabilities);
 	printf("index slots      %" PRIu64 "\n", in->index_slots);
 	printf("namespaces       %u records\n", in->namespaces);
-	printf("partition        %s per host\n", part);
+	printf("data             %" PRIu64 " extents of %s, claimed by hosts as they need "
+	       "them\n", in->extents, part);
 	printf("regions          %-18s %14s %14s\n", "", "offset", "size");
 	for (int r = 0; r < SHMEMORA_REGION_COUNT; r++)
 		printf("                 %-18s %14" PRIu64 " %14" PRIu64 "\n", region_names[r],

@@ -1,6 +1,6 @@
 /*
- * cmd_stats.c — `shmemora stats`: keys, namespaces, index load and space per
- * partition and size class, as text, JSON, or the Prometheus text exposition
+ * cmd_stats.c — `shmemora stats`: keys, namespaces, index load, space per
+ * host and size class, contention counters, as text, JSON, or the Prometheus text exposition
  * format (for a textfile collector or a scrape wrapper).  Attaches as an
  * observer: it works while every host slot is held.
  */
@@ -14,8 +14,9 @@
 const char stats_help[] =
 	"Usage: shmemora stats POOL [--json | --prometheus] [--token TOKEN]\n"
 	"\n"
-	"Keys, namespaces, index load factor, and space used per partition (host)\n"
-	"and size class.  Scans the index; needs no token (it shows no keys).\n"
+	"Keys, namespaces, index load factor, space used per host and size class,\n"
+	"and contention: CAS retries per write in the index, the allocator and the\n"
+	"free path.  Scans the index; needs no token (it shows no keys).\n"
 	"Attaches as an observer: works while every host slot is held.\n"
 	"\n"
 	"Options:\n"
@@ -48,8 +49,8 @@ static int gather_stats(shmemora_pool *pool, struct figures *f)
 		return rc;
 	size_t cells = (size_t)f->info.max_hosts * f->info.size_class_count;
 	f->st.allocated = calloc(cells, sizeof *f->st.allocated);
-	f->st.partition_used = calloc(f->info.max_hosts, sizeof *f->st.partition_used);
-	if (!f->st.allocated || !f->st.partition_used)
+	f->st.host_extents = calloc(f->info.max_hosts, sizeof *f->st.host_extents);
+	if (!f->st.allocated || !f->st.host_extents)
 		return SHMEMORA_E_NOMEM;
 	return shmemora_stats_get(pool, &f->st);
 }
@@ -94,7 +95,7 @@ static int gather_namespaces(shmemora_pool *pool, const shmemora_token *tok, str
 static void release(struct figures *f)
 {
 	free(f->st.allocated);
-	free(f->st.partition_used);
+	free(f->st.host_extents);
 	free(f->ns);
 }
 
@@ -107,12 +108,23 @@ static void print_json(const struct figures *f)
 {
 	const shmemora_stats *st = &f->st;
 	printf("{ \"keys\": %" PRIu64 ", \"namespaces\": %" PRIu64 ", \"index_slots\": %" PRIu64
-	       ", \"index_used\": %" PRIu64 ", \"index_load\": %.6f, \"partition_size\": %" PRIu64
-	       ",\n  \"partitions\": [", st->keys, st->namespaces, st->index_slots, st->index_used,
-	       st->index_load, st->partition_size);
-	for (uint32_t p = 0; p < st->partitions; p++) {
-		printf("%s\n    { \"host\": %u, \"bytes_used\": %" PRIu64 ", \"classes\": [",
-		       p ? "," : "", p, st->partition_used[p]);
+	       ", \"index_used\": %" PRIu64 ", \"index_load\": %.6f,\n  \"extent_size\": %" PRIu64
+	       ", \"extents\": %" PRIu64 ", \"extents_free\": %" PRIu64 ", \"data_used\": %" PRIu64
+	       ",\n  \"writes\": %" PRIu64 ", \"index_retries\": %" PRIu64
+	       ", \"alloc_retries\": %" PRIu64 ", \"free_retries\": %" PRIu64
+	       ", \"remote_frees\": %" PRIu64 ", \"extent_claims\": %" PRIu64
+	       ", \"extent_returns\": %" PRIu64 ",\n  \"hosts\": [",
+	       st->keys, st->namespaces, st->index_slots, st->index_used, st->index_load,
+	       st->extent_size, st->extents, st->extents_free, st->data_used, st->writes,
+	       st->index_retries, st->alloc_retries, st->free_retries, st->remote_frees,
+	       st->extent_claims, st->extent_returns);
+	int first_host = 1;
+	for (uint32_t p = 0; p < st->hosts; p++) {
+		if (!st->host_extents[p])
+			continue;
+		printf("%s\n    { \"host\": %u, \"extents\": %" PRIu64 ", \"classes\": [",
+		       first_host ? "" : ",", p, st->host_extents[p]);
+		first_host = 0;
 		int first = 1;
 		for (uint32_t c = 0; c < st->size_class_count; c++) {
 			if (!allocated(f, p, c))
@@ -126,27 +138,46 @@ static void print_json(const struct figures *f)
 	printf("\n  ] }\n");
 }
 
+/* Retries per write, as text ("-" before any write was counted). */
+static void per_write(uint64_t n, uint64_t writes, char *out, size_t len)
+{
+	if (writes)
+		snprintf(out, len, "%.4f per write", (double)n / (double)writes);
+	else
+		snprintf(out, len, "-");
+}
+
 static void print_text(const struct figures *f)
 {
 	const shmemora_stats *st = &f->st;
-	char part[32];
-	human_bytes(st->partition_size, part, sizeof part);
+	char ext[32], used[32], data[32];
+	human_bytes(st->extent_size, ext, sizeof ext);
+	human_bytes(st->data_used, used, sizeof used);
+	human_bytes(st->extent_size * st->extents, data, sizeof data);
 	printf("keys             %" PRIu64 "\n", st->keys);
 	printf("namespaces       %" PRIu64 "\n", st->namespaces);
 	printf("index            %" PRIu64 " of %" PRIu64 " slots used (load %.4f)\n",
 	       st->index_used, st->index_slots, st->index_load);
-	printf("partitions       %u of %s each\n", st->partitions, part);
-	for (uint32_t p = 0; p < st->partitions; p++) {
-		if (st->partition_used[p] <= 4096)
+	printf("data             %s in blocks of %s (%" PRIu64 " extents of %s, %" PRIu64
+	       " free)\n", used, data, st->extents, ext, st->extents_free);
+	for (uint32_t p = 0; p < st->hosts; p++) {
+		if (!st->host_extents[p])
 			continue;
-		char used[32];
-		human_bytes(st->partition_used[p], used, sizeof used);
-		printf("  host %-4u %s carved;", p, used);
+		printf("  host %-4u %" PRIu64 " extents;", p, st->host_extents[p]);
 		for (uint32_t c = 0; c < st->size_class_count; c++)
 			if (allocated(f, p, c))
 				printf(" %" PRIu64 "x%uB", allocated(f, p, c), f->info.size_classes[c]);
 		printf("\n");
 	}
+	char ix[48], al[48], fr[48];
+	per_write(st->index_retries, st->writes, ix, sizeof ix);
+	per_write(st->alloc_retries, st->writes, al, sizeof al);
+	per_write(st->free_retries, st->writes, fr, sizeof fr);
+	printf("writes           %" PRIu64 " (counted by each thread in batches of 64)\n",
+	       st->writes);
+	printf("CAS retries      index %s, allocator %s, free path %s\n", ix, al, fr);
+	printf("remote frees     %" PRIu64 "; extents claimed %" PRIu64 ", given back %" PRIu64
+	       "\n", st->remote_frees, st->extent_claims, st->extent_returns);
 }
 
 /* ------------------------------------------------------------ Prometheus */
@@ -197,8 +228,25 @@ static void print_prometheus(const char *path, const struct figures *f)
 		{ "shmemora_namespaces", "Namespaces that exist.", st->namespaces },
 		{ "shmemora_index_slots", "Slots of the KV index.", st->index_slots },
 		{ "shmemora_index_used_slots", "Non-empty slots of the KV index.", st->index_used },
-		{ "shmemora_partition_size_bytes", "Bytes of data partition per host.",
-		  st->partition_size },
+		{ "shmemora_extent_size_bytes", "Bytes per extent of the data region.",
+		  st->extent_size },
+		{ "shmemora_extents", "Extents of the data region.", st->extents },
+		{ "shmemora_extents_free", "Extents held by no host.", st->extents_free },
+		{ "shmemora_data_used_bytes", "Bytes of the blocks out of free lists.",
+		  st->data_used },
+		{ "shmemora_writes_total", "Write operations, as the hosts report them.",
+		  st->writes },
+		{ "shmemora_index_cas_retries_total", "Index compare-and-swaps that lost a race.",
+		  st->index_retries },
+		{ "shmemora_alloc_cas_retries_total",
+		  "Allocator compare-and-swaps that lost a race.", st->alloc_retries },
+		{ "shmemora_free_cas_retries_total",
+		  "Free-path compare-and-swaps that lost a race.", st->free_retries },
+		{ "shmemora_remote_frees_total", "Blocks freed into another host's extent.",
+		  st->remote_frees },
+		{ "shmemora_extent_claims_total", "Extents claimed by hosts.", st->extent_claims },
+		{ "shmemora_extent_returns_total", "Extents given back to the pool.",
+		  st->extent_returns },
 		{ "shmemora_capabilities", "Entries of the capability table.", in->capabilities },
 	};
 	for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
@@ -207,16 +255,15 @@ static void print_prometheus(const char *path, const struct figures *f)
 	}
 	prom_family("shmemora_index_load_ratio", "Used index slots over all index slots.");
 	printf("shmemora_index_load_ratio %.6f\n", st->index_load);
-	prom_family("shmemora_partition_used_bytes",
-		    "Bytes carved from a host's partition (hosts with any).");
-	for (uint32_t p = 0; p < st->partitions; p++)
-		if (st->partition_used[p])
-			printf("shmemora_partition_used_bytes{host=\"%u\"} %" PRIu64 "\n", p,
-			       st->partition_used[p]);
+	prom_family("shmemora_host_extents", "Extents a host holds (hosts with any).");
+	for (uint32_t p = 0; p < st->hosts; p++)
+		if (st->host_extents[p])
+			printf("shmemora_host_extents{host=\"%u\"} %" PRIu64 "\n", p,
+			       st->host_extents[p]);
 	prom_family("shmemora_allocated_entries",
-		    "Blocks allocated per host partition and size class (live entries and "
-		    "any in flight).");
-	for (uint32_t p = 0; p < st->partitions; p++)
+		    "Blocks out of free lists per host and size class (live entries, builds in "
+		    "flight, and blocks in the host's threads' caches).");
+	for (uint32_t p = 0; p < st->hosts; p++)
 		for (uint32_t c = 0; c < st->size_class_count; c++)
 			if (allocated(f, p, c))
 				printf("shmemora_allocated_entries{host=\"%u\",size_class_bytes=\"%u\"} "

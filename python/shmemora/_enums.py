@@ -80,7 +80,7 @@ class Region(enum.IntEnum):
     INDEX = 4
     HEAP = 5
     CAPTABLE = 6
-    PARTITIONS = 7
+    DATA = 7
     RAW = 8
 
 

@@ -192,7 +192,7 @@ class TableFull(Error):
 
 
 class NoSpace(Error):
-    """SHMEMORA_E_NO_SPACE (-4027): This host's partition, or the index near a key, is full."""
+    """SHMEMORA_E_NO_SPACE (-4027): The data region, or the index near a key, is full."""
     code = -4027
     name = "SHMEMORA_E_NO_SPACE"
 

@@ -98,9 +98,13 @@ SCAN_VISIT = CFUNCTYPE(c_int, c_void_p, POINTER(ScanItem))
 
 class Stats(Structure):
     _fields_ = [("keys", c_uint64), ("namespaces", c_uint64), ("index_slots", c_uint64),
-                ("index_used", c_uint64), ("index_load", c_double), ("partitions", c_uint32),
-                ("size_class_count", c_uint32), ("partition_size", c_uint64),
-                ("allocated", POINTER(c_uint64)), ("partition_used", POINTER(c_uint64))]
+                ("index_used", c_uint64), ("index_load", c_double), ("hosts", c_uint32),
+                ("size_class_count", c_uint32), ("extent_size", c_uint64),
+                ("extents", c_uint64), ("extents_free", c_uint64), ("data_used", c_uint64),
+                ("allocated", POINTER(c_uint64)), ("host_extents", POINTER(c_uint64)),
+                ("writes", c_uint64), ("index_retries", c_uint64), ("alloc_retries", c_uint64),
+                ("free_retries", c_uint64), ("remote_frees", c_uint64),
+                ("extent_claims", c_uint64), ("extent_returns", c_uint64)]
 
 
 class Info(Structure):
@@ -109,7 +113,7 @@ class Info(Structure):
                 ("page_size", c_uint32), ("backend", c_int), ("coherence", c_int),
                 ("max_hosts", c_uint32), ("lease_ms", c_uint32), ("max_key", c_uint32),
                 ("max_value", c_uint32), ("capabilities", c_uint64), ("index_slots", c_uint64),
-                ("namespaces", c_uint32), ("partition_size", c_uint64),
+                ("namespaces", c_uint32), ("extent_size", c_uint64), ("extents", c_uint64),
                 ("size_class_count", c_uint32), ("size_classes", c_uint32 * SIZE_CLASSES_MAX),
                 ("region_offset", c_uint64 * REGION_COUNT),
                 ("region_size", c_uint64 * REGION_COUNT), ("hosts_attached", c_uint32),
@@ -131,7 +135,8 @@ class CheckReport(Structure):
                 ("token_count", c_size_t), ("problems", c_uint64), ("repaired", c_uint64),
                 ("keys", c_uint64), ("namespaces", c_uint64), ("live_blocks", c_uint64),
                 ("free_blocks", c_uint64), ("leaked_blocks", c_uint64),
-                ("tokens_live", c_uint64), ("tokens_revoked", c_uint64)]
+                ("tokens_live", c_uint64), ("tokens_revoked", c_uint64),
+                ("held_blocks", c_uint64)]
 
 
 # The C structs by their C type names (the ABI test walks this).

@@ -176,7 +176,8 @@ class PoolInfo:
     capabilities: int
     index_slots: int
     namespaces: int
-    partition_size: int
+    extent_size: int                 #: bytes per extent of the data region
+    extents: int                     #: extents in the data region
     size_classes: Tuple[int, ...]
     regions: Dict[Region, Tuple[int, int]]  #: region: (offset, size)
     hosts_attached: int
@@ -194,7 +195,7 @@ class PoolInfo:
             backend=Backend(c.backend), coherence=Coherence(c.coherence),
             max_hosts=c.max_hosts, lease_ms=c.lease_ms, max_key=c.max_key,
             max_value=c.max_value, capabilities=c.capabilities, index_slots=c.index_slots,
-            namespaces=c.namespaces, partition_size=c.partition_size,
+            namespaces=c.namespaces, extent_size=c.extent_size, extents=c.extents,
             size_classes=tuple(c.size_classes[:c.size_class_count]),
             regions={r: (c.region_offset[r], c.region_size[r]) for r in Region},
             hosts_attached=c.hosts_attached, sb_from_backup=bool(c.sb_from_backup),
@@ -225,11 +226,21 @@ class PoolStats:
     index_slots: int
     index_used: int
     index_load: float
-    partitions: int
+    hosts: int
     size_class_count: int
-    partition_size: int
-    allocated: Tuple[Tuple[int, ...], ...]  #: [partition][size class]: blocks allocated
-    partition_used: Tuple[int, ...]         #: bytes carved, per partition
+    extent_size: int
+    extents: int
+    extents_free: int
+    data_used: int                          #: bytes of the blocks out of free lists
+    allocated: Tuple[Tuple[int, ...], ...]  #: [host][size class]: blocks out of free lists
+    host_extents: Tuple[int, ...]           #: extents held, per host
+    writes: int                             #: as the hosts report them (batches of 64)
+    index_retries: int                      #: CASes that lost a race, per structure
+    alloc_retries: int
+    free_retries: int
+    remote_frees: int                       #: blocks freed into other hosts' extents
+    extent_claims: int
+    extent_returns: int
 
 
 @dataclass(frozen=True)
@@ -263,6 +274,7 @@ class CheckReport:
     leaked_blocks: int
     tokens_live: int
     tokens_revoked: int
+    held_blocks: int   #: live hosts' blocks in their threads' caches or in flight
     findings: Tuple[str, ...]
 
     @property
@@ -479,15 +491,19 @@ class Pool:
         used = (c_uint64 * max(parts, 1))()
         out = _lib.Stats()
         out.allocated = ctypes.cast(allocated, ctypes.POINTER(c_uint64))
-        out.partition_used = ctypes.cast(used, ctypes.POINTER(c_uint64))
+        out.host_extents = ctypes.cast(used, ctypes.POINTER(c_uint64))
         self._call("shmemora_stats_get", byref(out))
         n = out.size_class_count
         return PoolStats(
             keys=out.keys, namespaces=out.namespaces, index_slots=out.index_slots,
-            index_used=out.index_used, index_load=out.index_load, partitions=out.partitions,
-            size_class_count=n, partition_size=out.partition_size,
-            allocated=tuple(tuple(allocated[p * n:(p + 1) * n]) for p in range(out.partitions)),
-            partition_used=tuple(used[:out.partitions]))
+            index_used=out.index_used, index_load=out.index_load, hosts=out.hosts,
+            size_class_count=n, extent_size=out.extent_size, extents=out.extents,
+            extents_free=out.extents_free, data_used=out.data_used,
+            allocated=tuple(tuple(allocated[p * n:(p + 1) * n]) for p in range(out.hosts)),
+            host_extents=tuple(used[:out.hosts]), writes=out.writes,
+            index_retries=out.index_retries, alloc_retries=out.alloc_retries,
+            free_retries=out.free_retries, remote_frees=out.remote_frees,
+            extent_claims=out.extent_claims, extent_returns=out.extent_returns)
 
     def heartbeat(self) -> None:
         """Beats now (the heartbeat thread already does every lease/8).
@@ -603,7 +619,7 @@ class Pool:
             namespaces=report.namespaces, live_blocks=report.live_blocks,
             free_blocks=report.free_blocks, leaked_blocks=report.leaked_blocks,
             tokens_live=report.tokens_live, tokens_revoked=report.tokens_revoked,
-            findings=tuple(findings))
+            held_blocks=report.held_blocks, findings=tuple(findings))
 
 
 # ---------------------------------------------------------------- namespaces

@@ -197,8 +197,11 @@ def test_stats_info_and_check(pool, ns):
     ns.put(b"b", b"22")
     stats = pool.stats()
     assert stats.keys == 2 and stats.namespaces == 1
-    assert len(stats.allocated) == stats.partitions == 4
+    assert len(stats.allocated) == len(stats.host_extents) == stats.hosts == 4
     assert sum(map(sum, stats.allocated)) >= 2
+    assert stats.host_extents[pool.host_id] >= 1 and stats.data_used > 0
+    assert stats.extents_free + sum(stats.host_extents) == stats.extents
+    assert stats.writes >= 0 and stats.index_retries >= 0
     info = pool.info()
     assert (info.size, info.max_hosts, info.hosts_attached) == (32 << 20, 4, 1)
     assert info.coherence is shmemora.Coherence.COHERENT and info.key_verified
@@ -206,6 +209,7 @@ def test_stats_info_and_check(pool, ns):
     report = pool.check(tokens=[pool.root_token()])
     assert report.ok and report.keys == 2 and report.namespaces == 1
     assert report.tokens_live >= 1
+    assert report.leaked_blocks == 0 and report.held_blocks >= 0
 
 
 def test_create_options_reach_the_pool(pool_path):

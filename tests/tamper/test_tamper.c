@@ -265,12 +265,12 @@ static int aim(const uint8_t *snap, const shmemora_info *info, enum aim_at which
 	t[n++] = (struct target){ "capability entries", info->region_offset[SHMEMORA_REGION_CAPTABLE],
 				  (uint64_t)CACHE_LINE * 8 };
 	const uint64_t *slots = (const uint64_t *)(snap + info->region_offset[SHMEMORA_REGION_INDEX]);
-	uint64_t data = info->region_offset[SHMEMORA_REGION_PARTITIONS];
+	uint64_t data = info->region_offset[SHMEMORA_REGION_DATA];
 	for (uint64_t i = 0; i < info->index_slots && n < cap; i++) {
 		if (!slots[i])
 			continue;
 		uint64_t off = (slots[i] & ((1ULL << SLOT_OFFSET_BITS) - 1)) * 64;
-		if (off < data || off >= data + info->region_size[SHMEMORA_REGION_PARTITIONS])
+		if (off < data || off >= data + info->region_size[SHMEMORA_REGION_DATA])
 			continue;
 		if (n + 2 > cap)
 			break;

@@ -379,7 +379,7 @@ static void slot_with_garbage_offsets_never_crashes(void **state)
 	struct fixture *f = *state;
 	uint64_t bad[] = { (1ULL << 48) - 1, 0x123456789aULL, 3,
 			   f->pool->sb.pool_size / 64 + 1,
-			   (f->pool->sb.region[REGION_PARTITIONS].offset + 8) / 64 };
+			   (f->pool->sb.region[REGION_DATA].offset + 8) / 64 };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char key[16];
 		snprintf(key, sizeof key, "g%zu", i);
@@ -506,14 +506,19 @@ static void damaged_free_list_is_not_followed(void **state)
 	struct fixture *f = *state;
 	/* Free a block, then point its next link far away. */
 	assert_shm(0, PUT("a", "1"));
-	assert_shm(0, PUT("a", "2")); /* frees the first entry */
+	assert_shm(0, PUT("a", "2")); /* frees the first entry, into our magazine */
 	raw_access(f);
 	struct heap *h = &f->pool->heap;
-	int cls = entry_class_for(&f->pool->entries, 1, 1);
-	uint64_t head = atomic_load(&alloc_header(h, f->pool->host_id)->free_head[cls]);
-	assert_true(alloc_head_ref(head) != 0);
-	struct kv_entry *freed = (struct kv_entry *)(f->pool->base +
-		alloc_partition_start(h, f->pool->host_id) + alloc_ref_rel(alloc_head_ref(head)));
+	alloc_flush_magazine(h, pool_magazine(f->pool)); /* onto the extent's list */
+	uint64_t x = 0, head = 0;
+	for (; x < h->extent_count; x++) {
+		head = atomic_load(&alloc_extent(h, x)->free_head);
+		if (alloc_head_ref(head))
+			break;
+	}
+	assert_true(x < h->extent_count);
+	struct kv_entry *freed = (struct kv_entry *)(f->pool->base + alloc_extent_start(h, x) +
+						     alloc_ref_rel(alloc_head_ref(head)));
 	freed->free_link = 0xdeadbeefcafe; /* garbage next link */
 	for (int i = 0; i < 10; i++) {
 		char k[8];
@@ -523,9 +528,9 @@ static void damaged_free_list_is_not_followed(void **state)
 	assert_value(f, "a", "2");
 }
 
-/* The raw area and the KV partitions are apart: even the root token, writing
- * every byte the raw API can reach, cannot touch a key, an index slot or a
- * partition header. */
+/* The raw area and the KV data region are apart: even the root token,
+ * writing every byte the raw API can reach, cannot touch a key, an index
+ * slot or an extent record. */
 static void raw_region_writes_cannot_reach_the_store(void **state)
 {
 	struct fixture *f = *state;

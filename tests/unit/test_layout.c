@@ -27,9 +27,11 @@ static void default_geometry_for_1g_and_8_hosts(void **state)
 	assert_int_equal(sb.index_slots, 4u << 20);
 	assert_int_equal(sb.max_key, 1024);
 	assert_int_equal(sb.max_value, 1u << 20);
-	/* Partitions and the raw area (1/64) use nearly the whole pool. */
+	/* The data region and the raw area (1/64) use nearly the whole pool;
+	 * extents hold the largest entry (1 MiB value: a 1.5 MiB class). */
 	assert_int_equal(sb.raw_size, (1ULL << 30) / 64);
-	assert_true(sb.partition_size * 8 + sb.raw_size > (1ULL << 30) * 95 / 100);
+	assert_true(sb.region[REGION_DATA].size + sb.raw_size > (1ULL << 30) * 93 / 100);
+	assert_int_equal(sb.extent_size, 2u << 20);
 }
 
 static void regions_are_aligned_contiguous_and_inside(void **state)
@@ -47,9 +49,16 @@ static void regions_are_aligned_contiguous_and_inside(void **state)
 				end = sb.region[r].offset + sb.region[r].size;
 			}
 			assert_true(end <= sb.pool_size);
-			assert_int_equal(sb.partition_size % aligns[a], 0);
-			assert_int_equal(sb.region[REGION_PARTITIONS].size,
-					 sb.partition_size * hosts[h]);
+			assert_true(is_pow2(sb.extent_size));
+			assert_true(sb.extent_size >= sb.size_class[sb.size_class_count - 1]);
+			assert_int_equal(sb.region[REGION_DATA].size % sb.extent_size, 0);
+			assert_int_equal(sb.region[REGION_DATA].size % aligns[a], 0);
+			assert_true(sb.region[REGION_DATA].size / sb.extent_size >= hosts[h]);
+			/* The heap region has a record for every extent. */
+			assert_true(sb.region[REGION_HEAP].size >=
+				    hosts[h] * sizeof(struct heap_header) +
+				    sb.region[REGION_DATA].size / sb.extent_size *
+				    sizeof(struct extent_record));
 			assert_int_equal(sb.region[REGION_RAW].size, sb.raw_size);
 			assert_true(sb.region[REGION_SUPERBLOCK].size >=
 				    SB_BACKUP_OFFSET + sizeof(struct superblock));
@@ -102,12 +111,13 @@ static void default_max_value_shrinks_but_explicit_is_refused(void **state)
 	(void)state;
 	struct superblock sb = plan_ok(16u << 20, 8, 0);
 	assert_true(sb.max_value < DEFAULT_MAX_VALUE);
-	assert_true(4ull * sb.size_class[sb.size_class_count - 1] <=
-		    sb.partition_size);
+	/* ... until the data region holds 64 of the largest entries. */
+	assert_true(64ull * sb.size_class[sb.size_class_count - 1] <=
+		    sb.region[REGION_DATA].size + sb.extent_size);
 	struct geometry_request req = { .pool_size = 16u << 20, .max_hosts = 8,
 					.max_value = 4u << 20 };
 	assert_shm(SHMEMORA_E_GEOMETRY, layout_plan(&req, &sb));
-	assert_non_null(strstr(shmemora_errmsg(), "value must fit"));
+	assert_non_null(strstr(shmemora_errmsg(), "needs extents that large"));
 }
 
 static void out_of_range_parameters_are_refused(void **state)
@@ -148,9 +158,11 @@ static void check_refuses_any_edited_geometry_field(void **state)
 		assert_shm(SHMEMORA_E_CORRUPT, layout_check(&sb)); \
 	} while (0)
 	EDIT(sb.region[REGION_INDEX].offset += 4096);
-	EDIT(sb.region[REGION_PARTITIONS].size += 4096);
+	EDIT(sb.region[REGION_DATA].size += 4096);
+	EDIT(sb.region[REGION_HEAP].size -= 4096);
 	EDIT(sb.region[REGION_CAPTABLE].size = 1ULL << 40);
-	EDIT(sb.partition_size *= 2);
+	EDIT(sb.extent_size *= 2);
+	EDIT(sb.extent_size /= 2);
 	EDIT(sb.index_slots += 1);
 	EDIT(sb.ns_entries += 1);
 	EDIT(sb.ns_entries = 0);
@@ -158,7 +170,7 @@ static void check_refuses_any_edited_geometry_field(void **state)
 	EDIT(sb.size_class[3] = 5);
 	EDIT(sb.size_class_count = 0);
 	EDIT(sb.max_hosts = 0);
-	EDIT(sb.max_hosts = 9);
+	EDIT(sb.max_hosts = 100);
 	EDIT(sb.pool_size = 1ULL << 62);
 	EDIT(sb.coherence = 7);
 	EDIT(sb.flags = 1);

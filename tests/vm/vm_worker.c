@@ -29,8 +29,8 @@
  *   maxseq NAME     @@MAXSEQ: the highest sequence number of NAME.w.* stored.
  *   idle SECONDS    attached, no call for SECONDS, then a put (@@IDLEPUT RC).
  *   takeover SLOT   attaches as host SLOT (watching it for a lease if need
- *       be): @@TAKEOVER RC EPOCH MS; on success @@PART USED ALLOCATED of that
- *       partition, writes 50 keys, @@PART again, waits for ctl key
+ *       be): @@TAKEOVER RC EPOCH MS; on success @@PART EXTENTS ALLOCATED of
+ *       that slot, writes 50 keys, @@PART again, waits for ctl key
  *       "thawed", @@PARTEND ..., @@MINE intact-count, detaches.
  *   tryslot SLOT    one attach as host SLOT: @@TRYSLOT RC MS.
  *   tokens-a MODE / tokens-b MODE   a token derived on one host, used and
@@ -452,7 +452,7 @@ static void partition_usage(shmemora_pool *p, uint32_t slot, uint64_t *used, uin
 	uint64_t *a = calloc((size_t)info.max_hosts * info.size_class_count, 8);
 	uint64_t *u = calloc(info.max_hosts, 8);
 	st.allocated = a;
-	st.partition_used = u;
+	st.host_extents = u;
 	shmemora_stats_get(p, &st);
 	*used = u[slot];
 	*alloc = 0;
