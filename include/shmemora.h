@@ -804,9 +804,15 @@ typedef struct shmemora_kv_item {
 } shmemora_kv_item;
 
 /**
- * Gets several keys of one namespace with one token check.  Each item gets
- * its own rc; the call returns 0 if the token check passed (then see the
- * items), else the token's error and no item is read.
+ * Gets several keys of one namespace with one token check and one pass
+ * through the protected path, overlapping the memory accesses of up to 16
+ * keys at a time (every key's index bucket is fetched, then the entries,
+ * then the values are copied).  Each item gets its own rc, and each key is
+ * read as shmemora_kv_get reads it (whole, never torn); the keys are not
+ * read at one instant.  A key token of the namespace will do: each key is
+ * then checked against it on its own (E_OUT_OF_SCOPE in its rc).  The call
+ * returns 0 if the token check passed (then see the items), else the
+ * token's error and no item is read.
  */
 SHMEMORA_API int shmemora_kv_multi_get(shmemora_pool *pool, const shmemora_token *token,
 				       const char *ns, shmemora_kv_item *items, size_t count);

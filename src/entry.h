@@ -41,19 +41,51 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * A thread's cache of verified MACs.  The MAC is a function of the block's
+ * offset, the header fields and the key; a header read again with every
+ * field equal to one whose MAC verified, at the same offset, for a key with
+ * the same keyed hash (whose bytes entry_read has compared with the
+ * caller's), would verify again, so SipHash is skipped.  Any edit of any
+ * field, and every rebuild (a new nonce), misses.  It lives in the
+ * protected arena (pool.c), one per thread slot, so application code
+ * cannot plant an entry in it.
+ */
+#define ENTRY_CACHE_SLOTS 4096     /* 256 KiB per thread: within L2 */
+struct entry_cache_slot {
+	uint64_t offset;        /* 0: empty (no entry lives at offset 0) */
+	uint64_t key_hash;
+	uint64_t rec[5];        /* the MAC's header words but the offset */
+	uint64_t mac;
+};
+struct entry_cache {
+	struct entry_cache_slot slot[ENTRY_CACHE_SLOTS];
+};
+
 /* The entries of one attached pool. */
 struct entries {
 	struct heap *heap;
 	const struct secrets *secrets;
 	uint32_t max_key, max_value;
+	struct entry_cache *caches;     /* one per thread slot (in the arena), or NULL */
 };
 
-/* A key a caller asks about. */
+/* Thread slot `slot`'s MAC cache, or NULL. */
+static inline struct entry_cache *entry_cache_of(const struct entries *es, int slot)
+{
+	return es->caches && slot >= 0 && slot < MAG_THREADS ? &es->caches[slot] : NULL;
+}
+
+/* A key a caller asks about.  With `cache` (and `key_hash`, the keyed hash
+ * of the namespace and key: secrets_key_hash), a MAC that verified before
+ * is not computed again. */
 struct entry_key {
 	uint64_t ns_hash;
 	uint32_t ns_gen;
 	const void *key;
 	size_t len;
+	uint64_t key_hash;
+	struct entry_cache *cache;
 };
 
 /* A header read once; what every later step uses. */

@@ -59,6 +59,26 @@ static uint64_t load_slot(const struct kv_index *ix, _Atomic uint64_t *s)
 	return atomic_load_explicit(s, memory_order_acquire);
 }
 
+void index_prefetch_bucket(const struct kv_index *ix, uint64_t hash)
+{
+	/* A bucket is one line: the first holds most keys (low load). */
+	__builtin_prefetch(index_window_slot(ix, hash, 0), 0, 3);
+}
+
+void index_prefetch_entries(const struct kv_index *ix, uint64_t hash)
+{
+	_Atomic uint64_t *bucket = index_window_slot(ix, hash, 0);
+	for (unsigned i = 0; i < SLOTS_PER_BUCKET; i++) {
+		/* Relaxed: a hint; index_find loads the slot again for real. */
+		uint64_t v = atomic_load_explicit(&bucket[i], memory_order_relaxed);
+		if (v && index_slot_fp_matches(v, hash)) {
+			uint64_t off = index_slot_offset(ix, v);
+			if (off)
+				__builtin_prefetch(ix->entries->heap->base + off, 0, 3);
+		}
+	}
+}
+
 uint64_t index_slot_load(const struct kv_index *ix, uint64_t pos)
 {
 	_Atomic uint64_t *s = &ix->slots[pos];

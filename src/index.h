@@ -74,6 +74,16 @@ struct index_hit {
  * partitions on a 64-byte boundary; 0 if it does not. */
 uint64_t index_slot_offset(const struct kv_index *ix, uint64_t v);
 
+/*
+ * Batched lookups (multi_get) overlap the cache misses of several keys, as
+ * MICA and Cuckoo++ do: first every key's home bucket is prefetched, then
+ * the entries its slots name (fingerprint matches only), then each key is
+ * looked up as usual, by then mostly from cache.  Prefetches are hints:
+ * they read nothing that a decision uses.
+ */
+void index_prefetch_bucket(const struct kv_index *ix, uint64_t hash);
+void index_prefetch_entries(const struct kv_index *ix, uint64_t hash);
+
 /* Slot i (0..INDEX_WINDOW-1) of the window of hash h, and its position. */
 _Atomic uint64_t *index_window_slot(const struct kv_index *ix, uint64_t h, unsigned i);
 uint64_t index_window_position(const struct kv_index *ix, uint64_t h, unsigned i);

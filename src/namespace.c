@@ -17,7 +17,7 @@
 /* The catalog key of a namespace: its name, in namespace NS_CATALOG. */
 static void catalog_key(shmemora_pool *pool, const char *ns, struct entry_key *k, uint64_t *hash)
 {
-	*k = (struct entry_key){ NS_CATALOG, 0, ns, strlen(ns) };
+	*k = (struct entry_key){ .ns_hash = NS_CATALOG, .key = ns, .len = strlen(ns) };
 	*hash = secrets_key_hash(pool->secrets, NS_CATALOG, ns, k->len);
 }
 

@@ -17,6 +17,7 @@ int op_begin(struct kv_op *op, shmemora_pool *pool, const shmemora_token *tok, u
 	op->pool = pool;
 	op->saved = protect_open(&pool->prot);
 	op->open = true;
+	op->slot = protect_thread_slot(&pool->prot);
 	if (need & (SHMEMORA_RIGHT_WRITE | SHMEMORA_RIGHT_INSERT | SHMEMORA_RIGHT_DELETE))
 		contention[CONT_WRITES]++;
 #ifdef SHMEMORA_UNPROTECTED
@@ -180,8 +181,9 @@ int op_key(struct kv_op *op, const void *key, size_t len, struct entry_key *k, u
 	if (len < 1 || len > op->pool->sb.max_key)
 		return error_set(SHMEMORA_E_INVALID, "key of %zu bytes: keys are 1..%u bytes", len,
 				 op->pool->sb.max_key);
-	*k = (struct entry_key){ op->ns.hash, op->ns.gen, key, len };
 	*hash = secrets_key_hash(op->pool->secrets, op->ns.hash, key, len);
+	*k = (struct entry_key){ op->ns.hash, op->ns.gen, key, len, *hash,
+				 entry_cache_of(&op->pool->entries, op->slot) };
 	uint64_t t = TIMING_START();
 	int rc = protect_require_key(&op->token, &op->ns, *hash);
 	TIMING_ADD(PHASE_RIGHTS, t);

@@ -26,6 +26,7 @@ struct kv_op {
 	bool ns_counted;                /* its usage is counted (limits are set) */
 	protect_saved saved;
 	bool open;
+	int slot;                       /* this thread's slot: its caches and magazine */
 };
 
 /* How much of a namespace an operation reaches. */

@@ -45,6 +45,15 @@ static int registry_bind(struct shmemora_pool *pool)
 			     pool->sb.max_hosts, pool->sb.lease_ms, &pool->coh);
 }
 
+/* The magazines and MAC caches, in the arena's private part (NULL before
+ * the arena exists); again whenever the arena moves. */
+static void pool_bind_thread_areas(struct shmemora_pool *pool)
+{
+	uint8_t *area = protect_private(&pool->prot);
+	pool->heap.mags = (struct magazine *)area;
+	pool->entries.caches = area ? (struct entry_cache *)(area + alloc_magazine_bytes()) : NULL;
+}
+
 void pool_bind(struct shmemora_pool *pool)
 {
 	const struct superblock *sb = &pool->sb;
@@ -65,11 +74,11 @@ void pool_bind(struct shmemora_pool *pool)
 	h->class_count = sb->size_class_count;
 	h->class_size = pool->sb.size_class;
 	h->coh = &pool->coh;
-	h->mags = protect_private(&pool->prot);
 	pool->entries = (struct entries){
 		.heap = &pool->heap, .secrets = pool->secrets,
 		.max_key = sb->max_key, .max_value = sb->max_value,
 	};
+	pool_bind_thread_areas(pool);
 	pool->index = (struct kv_index){
 		.slots = pool_region(pool, REGION_INDEX), .count = sb->index_slots,
 		.entries = &pool->entries, .registry = &pool->registry, .coh = &pool->coh,
@@ -243,9 +252,9 @@ static int protect_pool(struct shmemora_pool *pool)
 	pool_bind(pool);
 	if ((rc = alloc_init(&pool->heap)) ||
 	    (rc = protect_init(&pool->prot, &pool->caps, pool->secrets, pool_key_hint(pool),
-			       pool->base, pool->size, alloc_magazine_bytes())))
+			       pool->base, pool->size, pool_thread_area_bytes())))
 		return rc;
-	pool->heap.mags = protect_private(&pool->prot);
+	pool_bind_thread_areas(pool);
 	protect_on_thread_exit(&pool->prot, thread_ends, pool);
 	if (!pool->observer) {
 		protect_saved s = protect_open(&pool->prot);
@@ -268,7 +277,7 @@ static int harden_move(void *arg, int which, void *dest)
 	struct shmemora_pool *pool = arg;
 	if (which == HARDEN_ARENA) {
 		int rc = protect_move_arena(&pool->prot, dest);
-		pool->heap.mags = protect_private(&pool->prot); /* they live in it */
+		pool_bind_thread_areas(pool); /* they live in it */
 		return rc;
 	}
 	int rc = secrets_move(&pool->secrets, dest);

@@ -78,6 +78,13 @@ static inline void *pool_region(const struct shmemora_pool *pool, enum region_id
  * mapping and the secrets exist; again whenever the secrets move). */
 void pool_bind(struct shmemora_pool *pool);
 
+/* Bytes of the protected arena each handle gives its threads: the
+ * allocator's magazines, then the entries' MAC caches. */
+static inline size_t pool_thread_area_bytes(void)
+{
+	return alloc_magazine_bytes() + sizeof(struct entry_cache) * MAG_THREADS;
+}
+
 /* This thread's allocator magazine for the handle, or NULL. */
 static inline struct magazine *pool_magazine(const struct shmemora_pool *pool)
 {

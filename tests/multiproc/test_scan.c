@@ -1,6 +1,6 @@
 /*
- * test_scan.c — shmemora_kv_scan: what it promises under writers on other
- * hosts, what a token lets it see, and its cursor.
+ * test_scan.c — shmemora_kv_scan and shmemora_kv_multi_get: what they promise
+ * under writers on other hosts, what a token lets a scan see, and its cursor.
  *
  * The promise (shmemora.h): every key present from a scan's first call to
  * its last is visited exactly once; every key visited existed during the
@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include <signal.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #define STABLE 300
@@ -130,6 +131,69 @@ static void scan_under_a_writer_visits_every_stable_key_once(void **state)
 	waitpid(kid, NULL, 0);
 }
 
+/* Batched reads (multi_get, 40 keys: three batches of the library's 16)
+ * under the same writer host: every value is whole and of its own key, and
+ * no key's version ever goes back between one read and the next. */
+static void multi_get_under_a_writer_returns_whole_values(void **state)
+{
+	struct fixture *f = *state;
+	for (unsigned i = 0; i < STABLE; i++) {
+		char key[32];
+		snprintf(key, sizeof key, "stable%u", i);
+		assert_shm(0, put_value(f->pool, &f->root, "t", key, 1, 100));
+	}
+	pid_t kid = fork();
+	if (kid == 0)
+		writer(f->path, &f->root);
+	enum { N = 40 };
+	static uint64_t last[STABLE + CHURN];
+	memset(last, 0, sizeof last);
+	char keys[N][32];
+	uint8_t bufs[N][512];
+	shmemora_kv_item items[N];
+	uint64_t reads = 0, absent = 0, seed = 12345;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		unsigned which[N];
+		for (int i = 0; i < N; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			which[i] = (unsigned)(seed >> 33) % (STABLE + CHURN);
+			if (which[i] < STABLE)
+				snprintf(keys[i], sizeof keys[i], "stable%u", which[i]);
+			else
+				snprintf(keys[i], sizeof keys[i], "churn%u", which[i] - STABLE);
+			items[i] = (shmemora_kv_item){ .key = keys[i], .key_len = strlen(keys[i]),
+						       .buf = bufs[i], .cap = sizeof bufs[i] };
+		}
+		assert_shm(0, shmemora_kv_multi_get(f->pool, &f->root, "t", items, N));
+		for (int i = 0; i < N; i++) {
+			if (which[i] >= STABLE && items[i].rc == SHMEMORA_E_NOT_FOUND) {
+				absent++;
+				continue;
+			}
+			assert_shm(0, items[i].rc);
+			uint64_t v = 0;
+			if (!test_value_check(bufs[i], items[i].value_len, "t", keys[i],
+					      strlen(keys[i]), &v))
+				fail_msg("%s: a torn value, or another key's", keys[i]);
+			/* Churning keys are deleted and made again: only the
+			 * stable ones have versions that must only grow. */
+			if (which[i] < STABLE && v < last[which[i]])
+				fail_msg("%s went back from version %llu to %llu", keys[i],
+					 (unsigned long long)last[which[i]], (unsigned long long)v);
+			last[which[i]] = v;
+			reads++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < 2);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	print_message("# %llu values read whole by multi_get under a writer host (%llu churning "
+		      "keys absent)\n", (unsigned long long)reads, (unsigned long long)absent);
+	assert_true(reads > 1000);
+}
+
 static int count_all(void *arg, const shmemora_scan_item *it)
 {
 	(void)it;
@@ -216,6 +280,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(scan_under_a_writer_visits_every_stable_key_once),
+		T(multi_get_under_a_writer_returns_whole_values),
 		T(scan_shows_only_what_the_token_reaches),
 		T(visitor_stops_the_scan_and_the_cursor_resumes),
 	};

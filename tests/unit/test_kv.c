@@ -428,6 +428,36 @@ static void raised_value_length_never_returns_more_bytes(void **state)
 	assert_int_equal(len, 0);
 }
 
+/* A header read (its MAC verified, and remembered by this thread) and then
+ * edited: the edit is caught at the next read, not passed on the strength
+ * of the earlier verification; put back, the entry reads again. */
+static void verified_then_edited_header_fails_its_mac_again(void **state)
+{
+	struct fixture *f = *state;
+	assert_shm(0, PUT("seen", "value"));
+	assert_value(f, "seen", "value"); /* verified once: the cache holds it */
+	assert_value(f, "seen", "value");
+	struct kv_entry *e = entry_of(f, "seen");
+	uint64_t version = e->version;
+	e->version = version + 1;
+	char buf[16];
+	size_t len;
+	assert_shm(SHMEMORA_E_CORRUPT, shmemora_kv_get(f->pool, &f->root, "t", "seen", 4, buf,
+						       sizeof buf, &len, NULL));
+	e->version = version;
+	uint32_t nonce = e->nonce;
+	e->nonce = nonce ^ 1;
+	assert_shm(SHMEMORA_E_CORRUPT, shmemora_kv_get(f->pool, &f->root, "t", "seen", 4, buf,
+						       sizeof buf, &len, NULL));
+	e->nonce = nonce;
+	assert_value(f, "seen", "value");
+	/* The same through multi_get. */
+	e->value_len = 3;
+	shmemora_kv_item it = { .key = "seen", .key_len = 4, .buf = buf, .cap = sizeof buf };
+	assert_shm(0, shmemora_kv_multi_get(f->pool, &f->root, "t", &it, 1));
+	assert_int_equal(it.rc, SHMEMORA_E_CORRUPT);
+}
+
 /* A whole sealed header copied onto another block: the MAC binds it to its
  * offset. */
 static void entry_header_moved_to_another_block_fails_its_mac(void **state)
@@ -588,6 +618,7 @@ int main(void)
 		T(slot_with_garbage_offsets_never_crashes),
 		T(entry_header_with_absurd_lengths_is_an_integrity_error),
 		T(raised_value_length_never_returns_more_bytes),
+		T(verified_then_edited_header_fails_its_mac_again),
 		T(entry_header_moved_to_another_block_fails_its_mac),
 		T(entry_moved_to_another_namespace_fails_its_mac),
 		T(slot_redirected_to_another_namespaces_entry_returns_none_of_it),
