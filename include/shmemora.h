@@ -24,6 +24,42 @@
  *    slot of the pool; processes on several machines may share a pool.
  *
  * The on-media format is documented byte for byte in docs/pool-format.md.
+ *
+ * Caveats (read these before you build on it):
+ *
+ *  - fork().  The protected arena (per-thread caches, allocator magazines)
+ *    and the secrets are MADV_DONTFORK, and the heartbeat thread is not
+ *    copied.  A child must not use its parent's handle: every call that
+ *    reaches the pool through it returns E_INVALID, and its detach leaves
+ *    the parent's slot attached.  Attach the pool again in the child.
+ *  - Signal handlers.  With MPK (shmemora_protection_mode() == MPK) the
+ *    kernel runs handlers with a PKRU that denies the pool: a handler that
+ *    calls into the library works (each call opens the protected path
+ *    itself), but one that dereferences a pointer into the pool faults.
+ *    The library is not async-signal-safe: do not call it from a handler
+ *    that may interrupt a call of the same thread.
+ *  - Threads per handle.  The first 256 threads that use a handle get a
+ *    slot of their own: a cache of verified tokens and entry MACs, and a
+ *    magazine of blocks.  More threads work, without those (slower).  A
+ *    thread's slot goes back when it exits; the blocks its magazine held go
+ *    back to their extents then, or at detach.
+ *  - Threads of its own.  A handle that holds a host slot runs one
+ *    heartbeat thread (every lease/8, signals blocked) until detach.
+ *  - A killed process leaves what its threads held (blocks in magazines, an
+ *    entry being built, a tentative index slot): invisible to readers and
+ *    counted out of the free lists until `shmemora check --repair` (or
+ *    shmemora_check with SHMEMORA_CHECK_REPAIR) runs while its slot is free.
+ *  - MPK is not a sandbox.  It keeps stray loads and stores out of the pool;
+ *    code that executes WRPKRU, or maps the pool file again, gets around it.
+ *    Hardened mode (shmemora_config_set_hardened) closes the system calls
+ *    that do the latter; docs/security.md says what stays open.  In software
+ *    mode (no PKU) application code can read and write the pool directly.
+ *  - Retries that run out.  A lock-free operation that keeps losing races
+ *    on one key (or one extent) gives up with SHMEMORA_E_CONTENDED, never
+ *    E_BUSY ("the pool is in use").  Retry it, or spread the load.
+ *  - Coherence.  On memory without hardware coherence between hosts, create
+ *    the pool with SHMEMORA_FLUSH and back its sync area with
+ *    coherent or uncached memory (docs/coherence.md).
  */
 #ifndef SHMEMORA_H
 #define SHMEMORA_H

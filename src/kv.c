@@ -6,9 +6,10 @@
  * Every operation: op_begin (open the pool, verify the token and its
  * rights), op_namespace (the namespace's live incarnation, and scope), op_key
  * (the key, and scope), then lock-free work:
- *   - write paths build a complete new entry in this host's partition and
- *     publish it with one CAS on the index slot; the entry it replaces is
- *     retired (seq made odd) and freed to its owner's list.  A writer then
+ *   - write paths build a complete new entry in a block of this host's
+ *     extents and publish it with one CAS on the index slot; the entry it
+ *     replaces is retired (seq made odd) and freed (into this thread's
+ *     magazine, or its extent's list).  A writer then
  *     checks that its namespace was not deleted meanwhile, and takes its
  *     entry back if it was (see namespace.c);
  *   - read paths find the slot, copy under the entry's seqlock from the
@@ -66,7 +67,7 @@ static int charge(struct kv_op *op, int64_t keys, int64_t bytes)
 
 /* The entry to publish, at `version`: built once, then only re-versioned.
  * The fence first: a host whose slot was taken over must not allocate from
- * what is now another host's partition. */
+ * extents that are now another process's. */
 static int prepare(struct write *w, uint64_t version)
 {
 	shmemora_pool *pool = w->op->pool;

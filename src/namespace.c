@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A catalog entry is rewritten only by namespace create and delete of that
+ * one name; losing a thousand races in a row means it is being recreated
+ * without pause, and the caller gets E_CONTENDED instead of a spin. */
+#define CATALOG_ATTEMPTS 1000
+
 /* ------------------------------------------------------------ catalog */
 
 /* The catalog key of a namespace: its name, in namespace NS_CATALOG. */
@@ -31,7 +36,7 @@ static int catalog_put(shmemora_pool *pool, const char *ns, uint32_t gen)
 	struct entry_snap built;
 	int rc = entry_build(&pool->entries, pool->host_id, pool->epoch, pool_magazine(pool), &k, &gen, sizeof gen, 1,
 			     &built);
-	for (int attempt = 0; rc == 0 && attempt < 1000; attempt++) {
+	for (int attempt = 0; rc == 0 && attempt < CATALOG_ATTEMPTS; attempt++) {
 		struct index_hit hit;
 		int found = index_find(&pool->index, &k, hash, &hit);
 		if (found < 0) {
@@ -60,7 +65,7 @@ static void catalog_remove(shmemora_pool *pool, const char *ns)
 	uint64_t hash;
 	catalog_key(pool, ns, &k, &hash);
 	struct index_hit hit;
-	for (int attempt = 0; attempt < 1000; attempt++) {
+	for (int attempt = 0; attempt < CATALOG_ATTEMPTS; attempt++) {
 		if (index_find(&pool->index, &k, hash, &hit) != 1)
 			return;
 		if (index_remove(&pool->index, &hit)) {
