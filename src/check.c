@@ -380,7 +380,6 @@ static void check_free_lists(struct checker *c)
 	for (uint32_t p = 0; p < pool->sb.max_hosts; p++) {
 		struct heap_header *hh = alloc_header(&pool->heap, p);
 		for (uint32_t cls = 0; cls < pool->sb.size_class_count; cls++) {
-			coherence_invalidate(&pool->coh, &hh->free_head[cls], sizeof hh->free_head[cls]);
 			uint64_t head = atomic_load_explicit(&hh->free_head[cls], memory_order_acquire);
 			uint64_t n;
 			const char *bad = walk_list(c, p, cls, alloc_head_ref(head), &n);
@@ -393,8 +392,6 @@ static void check_free_lists(struct checker *c)
 				/* seq_cst store: its host is dead, nobody pops; the
 				 * partition walk below pushes with release CASes. */
 				atomic_store(&hh->free_head[cls], 0);
-				coherence_writeback(&pool->coh, &hh->free_head[cls],
-						    sizeof hh->free_head[cls]);
 			}
 			finding(c, fix, "partition %u, size class %u: free list broken (%s)%s", p,
 				pool->sb.size_class[cls], bad,
@@ -409,7 +406,6 @@ static void walk_partition(struct checker *c, uint32_t p)
 	struct heap *h = &pool->heap;
 	struct heap_header *hh = alloc_header(h, p);
 	uint64_t start = alloc_partition_start(h, p);
-	coherence_invalidate(&pool->coh, &hh->bump, sizeof hh->bump);
 	/* Relaxed: a bound for the walk; a live host may carve past it
 	 * meanwhile, and its new blocks are then simply not walked. */
 	uint64_t end = atomic_load_explicit(&hh->bump, memory_order_relaxed);

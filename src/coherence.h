@@ -8,9 +8,12 @@
  * leave a stale copy in the cache) so it fetches them from the device.
  * In `coherent` mode these calls are no-ops and cost a predictable branch.
  *
- * The instruction is chosen once per pool from the CPU's flags.  Atomics on
- * the index, allocator, host registry and capability table still assume
- * those regions are coherent (CXL 3.x, or a single machine); docs say so.
+ * They are for the data area and the superblock only (layout.h): the sync
+ * area, where every cross-host atomic lives, is coherent by flush mode's
+ * assumption (CXL 3.x back-invalidation, or mapped uncached), so no call
+ * names a sync word.
+ *
+ * The instruction is chosen once per pool from the CPU's flags.
  */
 #ifndef SHMEMORA_COHERENCE_H
 #define SHMEMORA_COHERENCE_H

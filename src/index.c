@@ -50,19 +50,18 @@ bool index_in_window(const struct kv_index *ix, uint64_t h, uint64_t pos)
 	return ((bucket - home) & (buckets - 1)) < PROBE_BUCKETS;
 }
 
-/* Reads slot s, invalidating its line first in flush mode.  Acquire: pairs
- * with the CAS that published the slot, so the entry it names is built. */
-static uint64_t load_slot(const struct kv_index *ix, _Atomic uint64_t *s)
+/* Reads slot s.  Acquire: pairs with the CAS that published the slot, so
+ * the entry it names is built (and, in flush mode, written back: the
+ * builder's write-back precedes its publishing CAS).  Slots are in the sync
+ * area, coherent in both modes: nothing to invalidate. */
+static uint64_t load_slot(_Atomic uint64_t *s)
 {
-	coherence_invalidate(ix->coh, s, sizeof *s);
 	return atomic_load_explicit(s, memory_order_acquire);
 }
 
 uint64_t index_slot_load(const struct kv_index *ix, uint64_t pos)
 {
-	_Atomic uint64_t *s = &ix->slots[pos];
-	coherence_invalidate(ix->coh, s, sizeof *s);
-	return atomic_load(s); /* seq_cst: see index.h */
+	return atomic_load(&ix->slots[pos]); /* seq_cst: see index.h */
 }
 
 /* Reads the entry slot position `pos` names, with its key and MAC, for a
@@ -148,7 +147,7 @@ int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
 		bool retry = false;
 		for (unsigned i = 0; i < INDEX_WINDOW && !retry; i++) {
 			_Atomic uint64_t *s = index_window_slot(ix, hash, i);
-			uint64_t v = load_slot(ix, s);
+			uint64_t v = load_slot(s);
 			if (v == 0 || index_slot_is_tentative(v) || !index_slot_fp_matches(v, hash))
 				continue;
 			int m = read_named(ix, k, v, &hit->snap);
@@ -160,11 +159,11 @@ int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
 				/* Another key's entry, or ours replaced and its block
 				 * rebuilt for another key since we read the slot: then
 				 * the slot has moved on, and the key is still here. */
-				retry = load_slot(ix, s) != v;
+				retry = load_slot(s) != v;
 			} else {
 				/* Still published in this slot? Then it was live at a
 				 * moment between the two loads. */
-				if (load_slot(ix, s) != v) {
+				if (load_slot(s) != v) {
 					retry = true;
 					continue;
 				}
@@ -195,9 +194,8 @@ bool index_tentative_abandoned(const struct kv_index *ix, uint64_t v)
 bool index_clear_slot(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v)
 {
 	/* seq_cst, like every slot CAS: see index_publish_new. */
-	bool ok = atomic_compare_exchange_strong(s, &v, 0);
-	coherence_writeback(ix->coh, s, sizeof *s);
-	return ok;
+	(void)ix;
+	return atomic_compare_exchange_strong(s, &v, 0);
 }
 
 /*
@@ -219,7 +217,6 @@ static int competitor(struct kv_index *ix, const struct entry_key *k, uint64_t h
 		if (i == mine)
 			continue;
 		_Atomic uint64_t *s = index_window_slot(ix, hash, i);
-		coherence_invalidate(ix->coh, s, sizeof *s);
 		uint64_t v = atomic_load(s); /* seq_cst: see above */
 		if (v == 0 || !index_slot_fp_matches(v, hash))
 			continue;
@@ -255,13 +252,11 @@ static unsigned claim_empty(struct kv_index *ix, uint64_t hash, uint64_t tentati
 		/* seq_cst, not merely release: the store half of the
 		 * store-buffering pattern in competitor(); release also orders
 		 * our entry's contents before the slot names it. */
-		if (load_slot(ix, s) == 0 &&
+		if (load_slot(s) == 0 &&
 		    atomic_compare_exchange_strong_explicit(s, &expect, tentative,
 							    memory_order_seq_cst,
-							    memory_order_relaxed)) {
-			coherence_writeback(ix->coh, s, sizeof *s);
+							    memory_order_relaxed))
 			return i;
-		}
 	}
 	return INDEX_WINDOW;
 }
@@ -285,7 +280,6 @@ int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t h
 			uint64_t expect = tentative;
 			/* seq_cst: a confirmed slot is what readers look for. */
 			if (atomic_compare_exchange_strong(s, &expect, confirmed)) {
-				coherence_writeback(ix->coh, s, sizeof *s);
 				hit->slot = s;
 				hit->slot_value = confirmed;
 				return 0;
@@ -311,9 +305,8 @@ bool index_replace(struct kv_index *ix, const struct index_hit *hit, uint64_t of
 	/* seq_cst (so also release): the new entry is built before it is
 	 * named, and the replace is ordered against namespace deletion's
 	 * state change (kv.c). */
-	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, fp | offset / 64);
-	coherence_writeback(ix->coh, hit->slot, sizeof *hit->slot);
-	return ok;
+	(void)ix;
+	return atomic_compare_exchange_strong(hit->slot, &expect, fp | offset / 64);
 }
 
 bool index_remove(struct kv_index *ix, const struct index_hit *hit)

@@ -59,7 +59,6 @@ struct kv_index {
 	uint64_t count;                 /* a power of two, >= SLOTS_PER_BUCKET */
 	struct entries *entries;
 	const struct registry *registry;
-	const struct coherence *coh;
 };
 
 /* A confirmed slot holding the key, and a snapshot of its entry read

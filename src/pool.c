@@ -41,7 +41,7 @@ const char *shmemora_version(void)
 static int registry_bind(struct shmemora_pool *pool)
 {
 	return registry_init(&pool->registry, pool_region(pool, REGION_REGISTRY),
-			     pool->sb.max_hosts, pool->sb.lease_ms, &pool->coh);
+			     pool->sb.max_hosts, pool->sb.lease_ms);
 }
 
 void pool_bind(struct shmemora_pool *pool)
@@ -66,11 +66,10 @@ void pool_bind(struct shmemora_pool *pool)
 	};
 	pool->index = (struct kv_index){
 		.slots = pool_region(pool, REGION_INDEX), .count = sb->index_slots,
-		.entries = &pool->entries, .registry = &pool->registry, .coh = &pool->coh,
+		.entries = &pool->entries, .registry = &pool->registry,
 	};
 	pool->nstable = (struct nstable){
 		.records = pool_region(pool, REGION_NAMESPACES), .count = sb->ns_entries,
-		.coh = &pool->coh,
 	};
 }
 
@@ -573,7 +572,7 @@ static int count_live_hosts(const struct backend *be, const struct superblock *s
 	int rc = read_registry(be, sb, &slots);
 	if (rc)
 		return rc;
-	if ((rc = registry_init(&reg, slots, sb->max_hosts, sb->lease_ms, NULL)) == 0) {
+	if ((rc = registry_init(&reg, slots, sb->max_hosts, sb->lease_ms)) == 0) {
 		*live = hosts_live_count(&reg, NULL);
 		registry_fini(&reg);
 	}
@@ -592,7 +591,7 @@ static int count_live_hosts_watched(const struct backend *be, const struct super
 	if (rc)
 		return rc;
 	if ((rc = registry_init(&reg, (struct host_slot *)(base + sb->region[REGION_REGISTRY].offset),
-				sb->max_hosts, sb->lease_ms, NULL)) == 0) {
+				sb->max_hosts, sb->lease_ms)) == 0) {
 		hosts_watch(&reg, -1);
 		*live = hosts_live_count(&reg, NULL);
 		registry_fini(&reg);
@@ -691,7 +690,7 @@ int shmemora_hosts(const char *path, shmemora_host *hosts, size_t cap, size_t *c
 	struct host_slot *slots;
 	struct registry reg;
 	if ((rc = read_registry(&be, &sb, &slots)) == 0) {
-		if ((rc = registry_init(&reg, slots, sb.max_hosts, sb.lease_ms, NULL)) == 0) {
+		if ((rc = registry_init(&reg, slots, sb.max_hosts, sb.lease_ms)) == 0) {
 			for (uint32_t i = 0; i < sb.max_hosts && i < cap; i++)
 				hosts_describe(&reg, i, NULL, &hosts[i]);
 			*count = sb.max_hosts;

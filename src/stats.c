@@ -41,7 +41,6 @@ int shmemora_stats_get(shmemora_pool *pool, shmemora_stats *out)
 	out->index_load = (double)out->index_used / (double)sb->index_slots;
 	for (uint32_t p = 0; p < sb->max_hosts; p++) {
 		struct heap_header *hh = alloc_header(&pool->heap, p);
-		coherence_invalidate(&pool->coh, hh, sizeof *hh);
 		/* Relaxed below: statistics, each read on its own. */
 		if (out->partition_used)
 			out->partition_used[p] = atomic_load_explicit(&hh->bump, memory_order_relaxed);
