@@ -50,7 +50,7 @@ extern "C" {
 #define SHMEMORA_VERSION_PATCH 0
 
 /* The pool format version this library writes and the newest it reads. */
-#define SHMEMORA_FORMAT_VERSION 2
+#define SHMEMORA_FORMAT_VERSION 3
 
 /** Returns the library version as "MAJOR.MINOR.PATCH". */
 SHMEMORA_API const char *shmemora_version(void);

@@ -262,9 +262,9 @@ static unsigned claim_empty(struct kv_index *ix, uint64_t hash, uint64_t tentati
 }
 
 int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
-		      uint64_t offset, struct index_hit *hit)
+		      const struct entry_snap *e, struct index_hit *hit)
 {
-	uint64_t confirmed = index_slot_make(hash, offset, false);
+	uint64_t confirmed = index_slot_make(hash, e, false);
 	uint64_t tentative = confirmed | SLOT_TENTATIVE;
 	for (int attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
 		unsigned mine = claim_empty(ix, hash, tentative);
@@ -298,15 +298,19 @@ int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t h
 			 "writer of it (%d attempts)", PUBLISH_ATTEMPTS);
 }
 
-bool index_replace(struct kv_index *ix, const struct index_hit *hit, uint64_t offset)
+bool index_replace(struct kv_index *ix, const struct index_hit *hit, const struct entry_snap *e,
+		   uint64_t *now)
 {
+	(void)ix;
 	uint64_t expect = hit->slot_value;
-	uint64_t fp = hit->slot_value & (SLOT_FP_MASK << SLOT_FP_SHIFT);
+	uint64_t want = index_slot_naming(hit->slot_value, e);
 	/* seq_cst (so also release): the new entry is built before it is
 	 * named, and the replace is ordered against namespace deletion's
 	 * state change (kv.c). */
-	(void)ix;
-	return atomic_compare_exchange_strong(hit->slot, &expect, fp | offset / 64);
+	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, want);
+	if (ok && now)
+		*now = want;
+	return ok;
 }
 
 bool index_remove(struct kv_index *ix, const struct index_hit *hit)

@@ -49,9 +49,10 @@ int superblock_verify_copy(const struct superblock *sb, const char *what)
 		return error_set(SHMEMORA_E_CORRUPT, "%s superblock has format version 0", what);
 	if (sb->format_version < SHMEMORA_FORMAT_VERSION)
 		return error_set(SHMEMORA_E_VERSION,
-				 "pool format version %u is older than this library reads (%d): the "
-				 "host registry changed meaning (heartbeat counters instead of wall "
-				 "clocks); recreate the pool", sb->format_version,
+				 "pool format version %u is older than this library reads (%d): "
+				 "index slots gained a build tag in version 3, and the host "
+				 "registry holds heartbeat counters instead of wall clocks since "
+				 "version 2; recreate the pool", sb->format_version,
 				 SHMEMORA_FORMAT_VERSION);
 	uint64_t sum = checksum_of(sb);
 	if (sum != sb->checksum)
