@@ -199,6 +199,32 @@ bool index_clear_slot(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v)
 }
 
 /*
+ * Does slot s name an entry of key k?  ENTRY_MATCH with *v and *snap, 0
+ * when it does not, or an error.  An entry that changed while it was read
+ * (retired by a replace, or its block rebuilt for another key) leaves the
+ * slot naming its successor, which may well be of our key: look again until
+ * the slot holds still over a read.  (Taking such an entry for "not ours"
+ * let a writer that read the slot of another writer's new key just as that
+ * writer replaced it confirm a second slot for the key.)
+ */
+static int slot_names_key(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
+			  _Atomic uint64_t *s, uint64_t *v, struct entry_snap *snap)
+{
+	for (int attempt = 0; attempt < FIND_ATTEMPTS; attempt++) {
+		*v = atomic_load(s); /* seq_cst: see competitor() */
+		if (*v == 0 || !index_slot_fp_matches(*v, hash))
+			return 0;
+		int m = read_named(ix, k, *v & ~SLOT_TENTATIVE, snap);
+		if (m < ENTRY_RETRY || m == ENTRY_MATCH)
+			return m;
+		if (m == ENTRY_OTHER && atomic_load(s) == *v)
+			return 0; /* a whole entry of another key, named here throughout */
+	}
+	return error_set(SHMEMORA_E_CONTENDED, "an index slot in this key's window kept "
+			 "changing while a new key was published (%d attempts)", FIND_ATTEMPTS);
+}
+
+/*
  * After placing our tentative slot at window position `mine`: is there a
  * competitor that wins?  Returns 1 (we lose: a confirmed copy, hit filled,
  * or a live tentative one at a lower position: *wait), 0 (we win), or <0.
@@ -217,15 +243,13 @@ static int competitor(struct kv_index *ix, const struct entry_key *k, uint64_t h
 		if (i == mine)
 			continue;
 		_Atomic uint64_t *s = index_window_slot(ix, hash, i);
-		uint64_t v = atomic_load(s); /* seq_cst: see above */
-		if (v == 0 || !index_slot_fp_matches(v, hash))
-			continue;
+		uint64_t v;
 		struct entry_snap snap;
-		int m = read_named(ix, k, v & ~SLOT_TENTATIVE, &snap);
-		if (m < ENTRY_RETRY)
+		int m = slot_names_key(ix, k, hash, s, &v, &snap);
+		if (m < 0)
 			return m;
 		if (m != ENTRY_MATCH)
-			continue; /* another key, or changing: not a copy of ours */
+			continue; /* empty, or another key's */
 		if (!index_slot_is_tentative(v)) {
 			*hit = (struct index_hit){ s, v, snap };
 			return 1;
