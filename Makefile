@@ -4,13 +4,16 @@
 #   make test            installs missing build deps, builds, runs every test
 #   make demo            installs missing build deps, builds, runs the demo
 #   make check-sanitize  the test suite under ASan+UBSan (build/asan/)
+#   make build-model     the cache model build (build-model/, docs/coherence.md)
 #   make install PREFIX=/usr/local
 #
 # SAN=address|thread builds an instrumented tree (BUILD defaults to build/<san>).
+# MODEL=1 builds the cache model tree (BUILD defaults to build-model).
 
 CC      ?= cc
 SAN     ?=
-BUILD   ?= build$(if $(SAN),/$(SAN))
+MODEL   ?=
+BUILD   ?= build$(if $(SAN),/$(SAN))$(if $(MODEL),-model)
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
@@ -22,9 +25,10 @@ SANFLAGS_address := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 	-DSHMEMORA_BOUNDS_CHECK
 SANFLAGS_thread  := -fsanitize=thread -fno-omit-frame-pointer
 SANFLAGS := $(SANFLAGS_$(SAN))
+MODELFLAGS := $(if $(MODEL),-DSHMEMORA_CACHE_MODEL)
 DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash 2>/dev/null)
 DEP_LIBS   := $(shell pkg-config --libs libcrypto libxxhash 2>/dev/null || echo -lcrypto -lxxhash) -lnuma -lpthread
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(DEP_CFLAGS) -Iinclude -Isrc
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(MODELFLAGS) $(DEP_CFLAGS) -Iinclude -Isrc
 LIB_CFLAGS := -fPIC -fvisibility=hidden
 LDFLAGS  += $(SANFLAGS)
 
@@ -35,7 +39,7 @@ TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: build-model model-tests verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
@@ -146,6 +150,17 @@ check-sanitize: deps
 	$(MAKE) SAN=thread $(addprefix build/thread/tests/,$(TSAN_TESTS))
 	TSAN_OPTIONS=halt_on_error=1 SHMEMORA_SPACE_OPS=200000 SHMEMORA_TEST_SECONDS=3 \
 		tests/run-tests.sh build/thread $(TSAN_TESTS)
+
+# The cache model build (docs/coherence.md): the library, the command and
+# the tests compiled with -DSHMEMORA_CACHE_MODEL into build-model/, where
+# every attached handle is a host with its own modelled cache, plus the
+# model's own test (tests/flush/).  A production build contains none of it.
+build-model:
+	$(MAKE) MODEL=1 lib tools tests model-tests
+
+model-tests: $(BUILD)/tests/test_flush
+$(BUILD)/tests/test_flush: tests/flush/test_flush.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
 
 # Fuzzing (clang's libFuzzer): each harness over a copy of its corpus in
 # fuzz/corpus, for FUZZ_SECONDS each (make fuzz) or FUZZ_RUNS inputs

@@ -181,6 +181,21 @@ int pool_may_write(struct shmemora_pool *pool)
 
 /* ------------------------------------------------------------- handles */
 
+/* Maps the pool for this handle.  In the cache model build the handle is
+ * then a modelled host: every byte outside the sync area is its cache. */
+static int map_pool(struct shmemora_pool *pool, const struct backend *be)
+{
+	const struct superblock *sb = &pool->sb;
+	int rc = backend_map(be, pool->size, 1, (void **)&pool->base);
+	if (rc)
+		return rc;
+	return coherence_model_map(&pool->coh, pool->base, pool->size,
+				   sb->region[REGION_SYNC_FIRST].offset,
+				   sb->region[REGION_SYNC_LAST].offset +
+					   sb->region[REGION_SYNC_LAST].size,
+				   be->fd, be->offset);
+}
+
 static void pool_free(struct shmemora_pool *pool)
 {
 	if (!pool)
@@ -192,6 +207,7 @@ static void pool_free(struct shmemora_pool *pool)
 	secrets_destroy(pool->secrets);
 	protect_close(&pool->prot, s);
 	protect_fini(&pool->prot);
+	coherence_model_unmap(&pool->coh); /* a modelled host's cache is lost */
 	backend_unmap(pool->base, pool->size);
 	registry_fini(&pool->registry);
 	crypto_wipe(&pool->key, sizeof pool->key);
@@ -389,7 +405,11 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 		goto fail;
 	sb->created_unix_ns = clock_realtime_ns();
 	sb->page_size = be.page_size;
+#ifdef SHMEMORA_CACHE_MODEL
+	sb->coherence = SHMEMORA_FLUSH; /* the model build runs every pool in flush mode */
+#else
 	sb->coherence = (uint32_t)cfg->coherence;
+#endif
 	sb->backend = (uint32_t)be.kind;
 	sb->lease_ms = cfg->lease_ms;
 	pool->size = sb->pool_size;
@@ -397,7 +417,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	pool->page_size = be.page_size;
 
 	if ((rc = backend_reserve(&be, path, pool->size, cfg->numa_node)) ||
-	    (rc = backend_map(&be, pool->size, 1, (void **)&pool->base)) ||
+	    (rc = map_pool(pool, &be)) ||
 	    (rc = check_absent("root token file", root_path)) ||
 	    (rc = crypto_key_generate(&pool->key)))
 		goto fail;
@@ -481,7 +501,7 @@ int shmemora_attach(const char *path, const shmemora_config *cfg_in, shmemora_po
 	pool->backend = be.kind;
 	pool->page_size = be.page_size;
 	if ((rc = coherence_init(&pool->coh, (int)pool->sb.coherence)) ||
-	    (rc = backend_map(&be, pool->size, 1, (void **)&pool->base)))
+	    (rc = map_pool(pool, &be)))
 		goto fail;
 	backend_close(&be);
 	if ((rc = registry_bind(pool)))
@@ -715,11 +735,15 @@ static int wipe_superblocks(const char *path, const struct superblock *sb)
 	struct coherence coh;
 	if ((rc = coherence_init(&coh, (int)sb->coherence)) == 0 &&
 	    (rc = backend_map(&be, len, 1, (void **)&base)) == 0) {
-		memset(base + SB_PRIMARY_OFFSET, 0, sizeof(struct superblock));
-		memset(base + SB_BACKUP_OFFSET, 0, sizeof(struct superblock));
-		coherence_writeback(&coh, base + SB_PRIMARY_OFFSET, sizeof(struct superblock));
-		coherence_writeback(&coh, base + SB_BACKUP_OFFSET, sizeof(struct superblock));
-		rc = backend_sync(be.kind, base, len);
+		/* All of it superblock: none of it sync area. */
+		if ((rc = coherence_model_map(&coh, base, len, len, len, be.fd, be.offset)) == 0) {
+			memset(base + SB_PRIMARY_OFFSET, 0, sizeof(struct superblock));
+			memset(base + SB_BACKUP_OFFSET, 0, sizeof(struct superblock));
+			coherence_writeback(&coh, base + SB_PRIMARY_OFFSET, sizeof(struct superblock));
+			coherence_writeback(&coh, base + SB_BACKUP_OFFSET, sizeof(struct superblock));
+			rc = backend_sync(be.kind, base, len);
+			coherence_model_unmap(&coh);
+		}
 		backend_unmap(base, len);
 	}
 	backend_close(&be);
