@@ -84,7 +84,6 @@ static int pop_free(struct heap *h, uint32_t host, int cls, uint64_t *offset)
 	struct heap_header *hh = alloc_header(h, host);
 	uint64_t start = alloc_partition_start(h, host);
 	_Atomic uint64_t *head = &hh->free_head[cls];
-	coherence_invalidate(h->coh, head, sizeof *head);
 	/* Acquire: the block's contents (its next link) were written before
 	 * the release push that made it the head. */
 	uint64_t w = atomic_load_explicit(head, memory_order_acquire);
@@ -100,7 +99,6 @@ static int pop_free(struct heap *h, uint32_t host, int cls, uint64_t *offset)
 			 * the link.  Only an unchanged head means damage; a race
 			 * must retry, or every lost race would carve a new block
 			 * and fill the partition while the list holds free ones. */
-			coherence_invalidate(h->coh, head, sizeof *head);
 			uint64_t now = atomic_load_explicit(head, memory_order_acquire);
 			if (now == w)
 				return 0;
@@ -111,7 +109,6 @@ static int pop_free(struct heap *h, uint32_t host, int cls, uint64_t *offset)
 		if (atomic_compare_exchange_weak_explicit(head, &w,
 							  alloc_head_pack(alloc_head_tag(w) + 1, next),
 							  memory_order_acquire, memory_order_acquire)) {
-			coherence_writeback(h->coh, head, sizeof *head);
 			*offset = off;
 			return 1;
 		}
@@ -124,7 +121,6 @@ static int carve(struct heap *h, uint32_t host, int cls, uint64_t *offset)
 {
 	struct heap_header *hh = alloc_header(h, host);
 	uint64_t size = h->class_size[cls];
-	coherence_invalidate(h->coh, &hh->bump, sizeof hh->bump);
 	/* Relaxed: the bump pointer orders nothing; a block is published to
 	 * readers by the index CAS, not by being carved. */
 	uint64_t at = atomic_load_explicit(&hh->bump, memory_order_relaxed);
@@ -145,12 +141,10 @@ static int carve(struct heap *h, uint32_t host, int cls, uint64_t *offset)
 							  memory_order_relaxed))
 			break;
 	}
-	coherence_writeback(h->coh, &hh->bump, sizeof hh->bump);
 	*offset = alloc_partition_start(h, host) + at;
 	/* Record the class at once so the partition stays walkable block by
 	 * block (shmemora check) even if we die right here. */
 	struct kv_entry *e = block_at(h, *offset);
-	coherence_invalidate(h->coh, e, sizeof *e);
 	field_store(&e->size_class, (uint8_t)cls);
 	coherence_writeback(h->coh, e, sizeof *e);
 	return 0;
@@ -174,7 +168,6 @@ void alloc_free(struct heap *h, uint64_t offset, int cls)
 	uint64_t rel = offset - alloc_partition_start(h, (uint32_t)host);
 	struct kv_entry *e = block_at(h, offset);
 	_Atomic uint64_t *head = &hh->free_head[cls];
-	coherence_invalidate(h->coh, head, sizeof *head);
 	uint64_t w = atomic_load_explicit(head, memory_order_relaxed);
 	do {
 		field_store(&e->free_link, alloc_head_ref(w));
@@ -183,6 +176,5 @@ void alloc_free(struct heap *h, uint64_t offset, int cls)
 	} while (!atomic_compare_exchange_weak_explicit(head, &w,
 							alloc_head_pack(alloc_head_tag(w) + 1, alloc_ref(rel)),
 							memory_order_release, memory_order_relaxed));
-	coherence_writeback(h->coh, head, sizeof *head);
 	atomic_fetch_sub_explicit(&hh->allocated[cls], 1, memory_order_relaxed); /* a statistic */
 }

@@ -143,9 +143,8 @@ void captable_tag(const struct captable *ct, const struct cap_fields *f,
 static void write_fields(struct captable *ct, uint64_t index, const struct cap_fields *f)
 {
 	struct cap_entry *e = &ct->entries[index];
-	/* A stale copy of this line in our cache must not be written back
-	 * over another host's bytes: start from memory. */
-	coherence_invalidate(ct->coh, e, sizeof *e);
+	/* Every byte of the line is written below, so a stale copy of it in
+	 * our cache needs no fetch first: nothing of it is written back. */
 	field_store(&e->id, f->id);
 	field_store(&e->a, f->a);
 	field_store(&e->b, f->b);

@@ -1,6 +1,13 @@
 /*
  * entry.c — the entry protocol (see entry.h).
  *
+ * Flush mode (docs/coherence.md): entries are data, not coherent.  A
+ * builder writes the entry (alloc_block hands out a block whose first
+ * line, with seq, is current in our cache), writes it back, then makes seq
+ * even and writes that back, all before the index CAS that names it.  A reader fetches the header before reading it, the key and
+ * value lines before copying them, and the header again for the recheck:
+ * each fetch comes after the load that told it which entry to read.
+ *
  * Orderings, and what each pairs with:
  *   build:   fields and bytes, write-back, then the release store that makes
  *            seq even; pairs with the acquire load of seq in entry_read.
@@ -217,10 +224,12 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct 
 		return rc;
 	struct kv_entry *e = entry_at(es, *offset);
 	const struct coherence *coh = es->heap->coh;
-	/* Our cache may hold this block's lines from its previous life; start
-	 * from memory so a write-back never carries stale bytes of a line
-	 * another host wrote since. */
-	coherence_invalidate(coh, e, sizeof *e + k->len + value_len);
+	/* No fetch first.  The next seq must exceed every earlier one of the
+	 * block, and alloc_block hands out a block whose first line is current
+	 * in our cache: a popped block's (the pop read its free link there),
+	 * or a carved block's, which had no earlier life in this pool.  Every
+	 * other byte a reader uses is written below; what follows the value in
+	 * its last line is never read. */
 	/* Relaxed: the acquire pop of the block ordered us after its retire. */
 	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
 	struct entry_snap s = {
@@ -258,11 +267,15 @@ void entry_set_version(struct entries *es, struct entry_snap *built, const void 
 void entry_retire(struct entries *es, uint64_t offset, int cls)
 {
 	struct kv_entry *e = entry_at(es, offset);
-	coherence_invalidate(es->heap->coh, &e->seq, sizeof e->seq);
+	/* No fetch: the caller read this entry (or built it), and only the one
+	 * that took it out of its slot retires it, so our copy of seq is
+	 * current. */
 	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
 	/* Odd, and different: any reader still copying it sees the change and
-	 * retries.  Release: pairs with the acquire pop in alloc_block. */
+	 * retries.  Release: pairs with the acquire pop in alloc_block.  In
+	 * flush mode the line goes to memory with the free link alloc_free
+	 * stores beside seq, written back before the block is on a list (a
+	 * free list's blocks read odd: `check` relies on it). */
 	atomic_store_explicit(&e->seq, (seq & 1) ? seq + 2 : seq + 1, memory_order_release);
-	coherence_writeback(es->heap->coh, &e->seq, sizeof e->seq);
 	alloc_free(es->heap, offset, cls);
 }

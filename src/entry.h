@@ -114,7 +114,9 @@ void entry_set_version(struct entries *es, struct entry_snap *built, const void 
 
 /* Makes an entry that no slot names any more unreadable (seq odd and
  * different, so a reader still copying it retries) and frees its block.
- * `cls` is the class its snapshot or its builder knows. */
+ * `cls` is the class its snapshot or its builder knows.  The caller read
+ * the entry since it last changed (or built it): in flush mode its header
+ * line is current in this host's cache. */
 void entry_retire(struct entries *es, uint64_t offset, int cls);
 
 #ifdef SHMEMORA_BOUNDS_CHECK

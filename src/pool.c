@@ -292,13 +292,18 @@ static void restore_medium(struct shmemora_pool *pool, const uint8_t *saved)
 	backend_sync(pool->backend, pool->base, pool->size);
 }
 
-/* Zeroes what a fresh pool must find zeroed.  A new file is already zero;
- * a reused device is not. */
+/* Zeroes what a fresh pool must find zeroed: the sync area, so that every
+ * state word reads free, every slot empty, every list empty.  A new file is
+ * already zero; a reused device is not.  Nothing else needs it: the
+ * superblock copies are written whole, a token's field line is written
+ * whole at its mint before its state leaves FREE, and no one reads either
+ * before that.  The sync area is coherent in flush mode too: no write-back. */
 static void clear_metadata(struct shmemora_pool *pool)
 {
-	uint64_t total = written_bytes(&pool->sb);
-	memset(pool->base, 0, total);
-	coherence_writeback(&pool->coh, pool->base, total);
+	const struct superblock *sb = &pool->sb;
+	uint64_t lo = sb->region[REGION_SYNC_FIRST].offset;
+	uint64_t hi = sb->region[REGION_SYNC_LAST].offset + sb->region[REGION_SYNC_LAST].size;
+	memset(pool->base + lo, 0, hi - lo);
 }
 
 /* Writes the sealed superblock: backup first, primary last. */
