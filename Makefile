@@ -5,6 +5,7 @@
 #   make demo            installs missing build deps, builds, runs the demo
 #   make check-sanitize  the test suite under ASan+UBSan (build/asan/)
 #   make build-model     the cache model build (build-model/, docs/coherence.md)
+#   make check-flush     the suite under the cache model, then the mutation check
 #   make install PREFIX=/usr/local
 #
 # SAN=address|thread builds an instrumented tree (BUILD defaults to build/<san>).
@@ -39,7 +40,7 @@ TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: build-model model-tests verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: build-model check-flush model-tests verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
@@ -162,6 +163,15 @@ model-tests: $(BUILD)/tests/test_flush
 $(BUILD)/tests/test_flush: tests/flush/test_flush.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
 
+# The suite under the cache model, then the mutation check: every write-back
+# and invalidate call site in src/ removed in turn must make it fail.
+# FLUSH_FORM=long (default here) runs the whole model suite on each mutant;
+# make test runs the quick form (tests/cli/test_flush_model.sh).
+FLUSH_FORM ?= long
+check-flush: deps
+	$(MAKE) build-model
+	scripts/check-flush.sh $(FLUSH_FORM) build-model
+
 # Fuzzing (clang's libFuzzer): each harness over a copy of its corpus in
 # fuzz/corpus, for FUZZ_SECONDS each (make fuzz) or FUZZ_RUNS inputs
 # (make fuzz-quick, part of make test).
@@ -217,8 +227,10 @@ $(BUILD)/stress/%: tests/stress/%.c tests/testutil.h $(LIB_OBJ)
 
 # The long forms: 500 kills, a minute of shared-key hosts, 20 000 flips, the
 # constant-time test of the tag comparison (10 million timings a comparison,
-# its default), and a minute of each fuzzer.
+# its default), flush mode under the cache model (check-flush's long form, at
+# three eviction rates, then every mutant) and a minute of each fuzzer.
 stress: deps
+	$(MAKE) check-flush FLUSH_FORM=long
 	$(MAKE) all $(STRESS_BIN)
 	SHMEMORA_CRASH_KILLS=500 SHMEMORA_TEST_SECONDS=60 SHMEMORA_TAMPER_FLIPS=20000 \
 		tests/run-tests.sh $(BUILD) test_crash test_kv_hosts test_tamper test_kv_model \
@@ -242,4 +254,4 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/shmemora $(DESTDIR)$(LIBDIR)/pkgconfig/shmemora.pc
 
 clean:
-	rm -rf build
+	rm -rf build build-model
