@@ -92,12 +92,42 @@ static bool snapshot_sane(const struct entries *es, const struct entry_snap *s)
 	       es->heap->class_size[s->size_class];
 }
 
-int entry_read(const struct entries *es, uint64_t offset, const struct entry_key *want,
-	       struct entry_snap *snap)
+/* A stable entry failed validation: damaged, or changed while read? */
+static int corrupt_or_retry(const struct entries *es, const struct entry_snap *snap, bool sane)
 {
+	if (!entry_unchanged(es, snap))
+		return ENTRY_RETRY;
+	if (!sane)
+		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu has an impossible header "
+				 "(class %u, key %u bytes, value %u bytes)",
+				 (unsigned long long)snap->offset, snap->size_class, snap->key_len,
+				 snap->value_len);
+	return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu fails its MAC: its header "
+			 "or key was changed by someone without the pool key",
+			 (unsigned long long)snap->offset);
+}
+
+/*
+ * Fetches [offset, offset + bytes) in flush mode (the header at least,
+ * never past the partitions) and reads the header once into *snap.
+ * ENTRY_RETRY while the block is free or being rebuilt, else 0, with
+ * snap->fetched the bytes past the header that came with it.  Fetching the
+ * lines after the header's before reading the header is sound: everything
+ * of the entry was written back before the index named it, and the caller
+ * read that name before this.
+ */
+static int read_header(const struct entries *es, uint64_t offset, uint64_t bytes,
+		       struct entry_snap *snap)
+{
+	const struct heap *h = es->heap;
+	uint64_t end = h->data_offset + h->data_size; /* offset: validated, before it */
 	struct kv_entry *e = entry_at(es, offset);
-	const struct coherence *coh = es->heap->coh;
-	coherence_invalidate(coh, e, sizeof *e);
+	if (bytes < sizeof *e)
+		bytes = sizeof *e;
+	if (bytes > end - offset)
+		bytes = end - offset;
+	coherence_invalidate(h->coh, e, bytes);
+	snap->fetched = (uint32_t)(bytes - sizeof *e);
 	/* Acquire: pairs with the release store that made the seq even in
 	 * entry_build, so the header and key below are the built ones. */
 	snap->seq = atomic_load_explicit(&e->seq, memory_order_acquire);
@@ -115,31 +145,44 @@ int entry_read(const struct entries *es, uint64_t offset, const struct entry_key
 	snap->flags = field_load(&e->flags);
 	snap->nonce = field_load(&e->nonce);
 	snap->mac = field_load(&e->mac);
-	bool sane = snapshot_sane(es, snap);
-	bool same_key = false;
-	if (sane && want && snap->ns_hash == want->ns_hash && snap->ns_gen == want->ns_gen &&
-	    snap->key_len == want->len) {
-		/* Bounded by the validated snapshot: inside the block. */
-		bounds_check(es, snap, key_bytes(es, snap), snap->key_len);
-		coherence_invalidate(coh, key_bytes(es, snap), snap->key_len);
-		same_key = seqlock_equal(key_bytes(es, snap), want->key, want->len);
+	return snapshot_sane(es, snap) ? 0 : corrupt_or_retry(es, snap, false);
+}
+
+int entry_read(const struct entries *es, uint64_t offset, const struct entry_key *want,
+	       struct entry_snap *snap)
+{
+	if (want)
+		return entry_lookup(es, offset, want, 0, snap);
+	int rc = read_header(es, offset, 0, snap);
+	if (rc)
+		return rc;
+	return entry_unchanged(es, snap) ? ENTRY_OTHER : ENTRY_RETRY;
+}
+
+int entry_lookup(const struct entries *es, uint64_t offset, const struct entry_key *want,
+		 uint64_t bytes, struct entry_snap *snap)
+{
+	int rc = read_header(es, offset, bytes, snap);
+	if (rc)
+		return rc;
+	if (snap->ns_hash != want->ns_hash || snap->ns_gen != want->ns_gen ||
+	    snap->key_len != want->len)
+		return ENTRY_OTHER;
+	/* The key, and the value a lookup goes on to copy, as far as the
+	 * first fetch did not bring them: bounded by the validated snapshot,
+	 * inside the block. */
+	uint32_t need = snap->key_len + snap->value_len;
+	bounds_check(es, snap, key_bytes(es, snap), need);
+	if (snap->fetched < need) {
+		coherence_invalidate(es->heap->coh, key_bytes(es, snap) + snap->fetched,
+				     need - snap->fetched);
+		snap->fetched = need;
 	}
-	if (!entry_unchanged(es, snap))
-		return ENTRY_RETRY;
-	if (!sane)
-		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu has an impossible header "
-				 "(class %u, key %u bytes, value %u bytes)",
-				 (unsigned long long)offset, snap->size_class, snap->key_len,
-				 snap->value_len);
-	if (!same_key)
+	if (!seqlock_equal(key_bytes(es, snap), want->key, want->len))
 		return ENTRY_OTHER;
 	/* Over the caller's key, which equalled the entry's: the bytes in
 	 * the pool are not read again. */
-	if (!entry_mac_ok(es, snap, want->key))
-		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu fails its MAC: its header "
-				 "or key was changed by someone without the pool key",
-				 (unsigned long long)offset);
-	return ENTRY_MATCH;
+	return entry_mac_ok(es, snap, want->key) ? ENTRY_MATCH : corrupt_or_retry(es, snap, true);
 }
 
 bool entry_mac_ok(const struct entries *es, const struct entry_snap *snap, const void *key)
@@ -153,7 +196,8 @@ void entry_copy_value(const struct entries *es, const struct entry_snap *snap, v
 		return;
 	const uint8_t *src = key_bytes(es, snap) + snap->key_len;
 	bounds_check(es, snap, src, snap->value_len);
-	coherence_invalidate(es->heap->coh, src, snap->value_len);
+	if (snap->fetched < snap->key_len + snap->value_len) /* else fetched with the key */
+		coherence_invalidate(es->heap->coh, src, snap->value_len);
 	seqlock_read(buf, src, snap->value_len);
 }
 

@@ -128,8 +128,19 @@ int index_walk(struct kv_index *ix, uint64_t from, uint8_t *keybuf, index_visit 
 	return 0;
 }
 
+/* Does slot s still hold v, after the reads of the entry it named?  Then
+ * those reads were of one whole entry (entry.h: an entry is retired only
+ * after its slot stops naming it, and a rebuild changes the build tag). */
+static bool slot_still(_Atomic uint64_t *s, uint64_t v)
+{
+	/* The entry's reads complete before the slot is read again. */
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(s, memory_order_relaxed) == v;
+}
+
 /* Reads the entry slot value v names, for key k.  Returns an enum
- * entry_read_result or E_CORRUPT. */
+ * entry_read_result or E_CORRUPT; MATCH and OTHER are the caller's to
+ * confirm with slot_still. */
 static int read_named(struct kv_index *ix, const struct entry_key *k, uint64_t v,
 		      struct entry_snap *snap)
 {
@@ -137,7 +148,7 @@ static int read_named(struct kv_index *ix, const struct entry_key *k, uint64_t v
 	if (!off)
 		return error_set(SHMEMORA_E_CORRUPT, "index slot %016llx points outside the data "
 				 "partitions", (unsigned long long)v);
-	return entry_read(ix->entries, off, k, snap);
+	return entry_lookup(ix->entries, off, k, index_slot_entry_bytes(v), snap);
 }
 
 int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
@@ -159,11 +170,11 @@ int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
 				/* Another key's entry, or ours replaced and its block
 				 * rebuilt for another key since we read the slot: then
 				 * the slot has moved on, and the key is still here. */
-				retry = load_slot(s) != v;
+				retry = !slot_still(s, v);
 			} else {
-				/* Still published in this slot? Then it was live at a
-				 * moment between the two loads. */
-				if (load_slot(s) != v) {
+				/* Still published in this slot? Then it was live, and
+				 * whole as read, at a moment between the two loads. */
+				if (!slot_still(s, v)) {
 					retry = true;
 					continue;
 				}
@@ -215,10 +226,10 @@ static int slot_names_key(struct kv_index *ix, const struct entry_key *k, uint64
 		if (*v == 0 || !index_slot_fp_matches(*v, hash))
 			return 0;
 		int m = read_named(ix, k, *v & ~SLOT_TENTATIVE, snap);
-		if (m < ENTRY_RETRY || m == ENTRY_MATCH)
+		if (m < ENTRY_RETRY)
 			return m;
-		if (m == ENTRY_OTHER && atomic_load(s) == *v)
-			return 0; /* a whole entry of another key, named here throughout */
+		if (m != ENTRY_RETRY && slot_still(s, *v))
+			return m == ENTRY_MATCH ? ENTRY_MATCH : 0;
 	}
 	return error_set(SHMEMORA_E_CONTENDED, "an index slot in this key's window kept "
 			 "changing while a new key was published (%d attempts)", FIND_ATTEMPTS);
@@ -335,6 +346,12 @@ bool index_replace(struct kv_index *ix, const struct index_hit *hit, const struc
 	if (ok && now)
 		*now = want;
 	return ok;
+}
+
+bool index_hit_still(const struct kv_index *ix, const struct index_hit *hit)
+{
+	(void)ix;
+	return slot_still(hit->slot, hit->slot_value);
 }
 
 bool index_remove(struct kv_index *ix, const struct index_hit *hit)

@@ -308,7 +308,7 @@ static int get_one(struct kv_op *op, const struct entry_key *k, uint64_t hash, v
 		t = TIMING_START();
 		if (fits && hit.snap.value_len)
 			entry_copy_value(&pool->entries, &hit.snap, buf);
-		bool whole = entry_unchanged(&pool->entries, &hit.snap);
+		bool whole = index_hit_still(&pool->index, &hit);
 		TIMING_ADD(PHASE_COPY, t);
 		if (!whole)
 			continue;
