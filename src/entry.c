@@ -4,16 +4,19 @@
  * Flush mode (docs/coherence.md): entries are data, not coherent.  A
  * builder writes the entry (alloc_block hands out a block whose first
  * line, with seq, is current in our cache), writes it back, then makes seq
- * even and writes that back, all before the index CAS that names it.  A reader fetches the header before reading it, the key and
- * value lines before copying them, and the header again for the recheck:
- * each fetch comes after the load that told it which entry to read.
+ * even and writes that back, all before the index CAS that names it.  A
+ * reader fetches the entry's lines after the slot load that named it (in
+ * one go when the slot's hint covers them), and confirms what it read by
+ * the slot (index_hit_still) or, found without a slot (walks, check), by
+ * fetching the header again.
  *
  * Orderings, and what each pairs with:
  *   build:   fields and bytes, write-back, then the release store that makes
  *            seq even; pairs with the acquire load of seq in entry_read.
  *   read:    acquire load of seq, the header and bytes, an acquire fence,
- *            then seq again (entry_unchanged): the fence keeps the copies
- *            before the second load.
+ *            then seq again (entry_unchanged) or the slot again
+ *            (index_hit_still): the fence keeps the copies before the
+ *            second load.
  *   retire:  release store of an odd seq, then alloc_free's release push:
  *            whoever pops the block (acquire) sees it odd before rebuilding.
  */
