@@ -3,16 +3,17 @@
  *
  * Flush mode (docs/coherence.md): entries are data, not coherent.  A
  * builder writes the entry (alloc_block hands out a block whose first
- * line, with seq, is current in our cache), writes it back, then makes seq
- * even and writes that back, all before the index CAS that names it.  A
+ * line, with seq, is current in our cache), makes seq even and writes it
+ * all back, before the index CAS that names it.  A
  * reader fetches the entry's lines after the slot load that named it (in
  * one go when the slot's hint covers them), and confirms what it read by
  * the slot (index_hit_still) or, found without a slot (walks, check), by
  * fetching the header again.
  *
  * Orderings, and what each pairs with:
- *   build:   fields and bytes, write-back, then the release store that makes
- *            seq even; pairs with the acquire load of seq in entry_read.
+ *   build:   fields and bytes, the release store that makes seq even, then
+ *            the write-back; pairs with the acquire load of seq in
+ *            entry_read.
  *   read:    acquire load of seq, the header and bytes, an acquire fence,
  *            then seq again (entry_unchanged) or the slot again
  *            (index_hit_still): the fence keeps the copies before the
@@ -289,13 +290,17 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, const struct 
 	seqlock_write((uint8_t *)(e + 1), k->key, k->len);
 	if (value_len)
 		seqlock_write((uint8_t *)(e + 1) + k->len, value, value_len);
-	coherence_writeback(coh, e, sizeof *e + k->len + value_len);
 	/* Even, and different from every earlier value of this block (a fresh
 	 * block reads 0, a retired one odd).  Release: the contents are
 	 * written before the entry reads as stable. */
 	s.seq = (seq | 1) + 1;
 	atomic_store_explicit(&e->seq, s.seq, memory_order_release);
-	coherence_writeback(coh, &e->seq, sizeof e->seq);
+	/* One write-back of it all, before the index CAS that names it: no
+	 * host reads the new entry before that.  A reader still holding the
+	 * block's previous entry may meet the new seq before the new bytes
+	 * reach memory; it confirms by its slot or by seq and MAC, which have
+	 * both changed, and reads again. */
+	coherence_writeback(coh, e, sizeof *e + k->len + value_len);
 	*built = s;
 	return 0;
 }

@@ -623,16 +623,16 @@ struct scan_race {
 	long scans, items, bad;
 };
 
-#define SCAN_KEYS 8
+#define SCAN_KEYS 4
 
-/* The only writer of keys "s0".."s7": each put's value names the version
+/* The only writer of keys "s0".."s3": each put's value names the version
  * it makes (an insert makes 1). */
 static void *scan_race_writer(void *arg)
 {
 	struct scan_race *t = arg;
 	uint8_t val[700];
 	char key[8];
-	for (uint64_t v = 2; v < 2500; v++) {
+	for (uint64_t v = 2; v < 6000; v++) {
 		for (int i = 0; i < SCAN_KEYS; i++) {
 			snprintf(key, sizeof key, "s%d", i);
 			size_t len = make_value(val, 64 + (v * 37 + (uint64_t)i * 11) % 600, key, v);
@@ -679,6 +679,9 @@ static void scans_racing_rebuilds_on_another_host_are_never_torn(void **state)
 	(void)state;
 	struct hosts s;
 	open_hosts(&s, "scanrace", 0, 2);
+	/* No evictions on the reading host: one could fetch a header the scan
+	 * should have fetched itself. */
+	cache_model_set_evict(model_of(s.h[1]), 0);
 	uint8_t val[700];
 	char key[8];
 	for (int i = 0; i < SCAN_KEYS; i++) {
@@ -700,6 +703,62 @@ static void scans_racing_rebuilds_on_another_host_are_never_torn(void **state)
 	close_hosts(&s);
 }
 
+/* The offset of the entry of `key`, found through the index (sync area). */
+static uint64_t offset_of(shmemora_pool *p, const char *key)
+{
+	protect_saved o = protect_open(&p->prot);
+	uint64_t off = 0;
+	for (uint64_t i = 0; i < p->index.count && !off; i++) {
+		uint64_t v = index_slot_load(&p->index, i);
+		uint64_t at = v ? index_slot_offset(&p->index, v) : 0;
+		struct entry_snap snap;
+		if (at && entry_read(&p->entries, at, NULL, &snap) == ENTRY_OTHER &&
+		    snap.key_len == strlen(key)) {
+			uint8_t got[64];
+			entry_copy_key(&p->entries, &snap, got);
+			if (memcmp(got, key, snap.key_len) == 0)
+				off = at;
+		}
+	}
+	protect_close(&p->prot, o);
+	assert_true(off != 0);
+	return off;
+}
+
+/* The entry protocol's recheck, step by step: host 1 reads an entry's
+ * header, host 0 replaces the key and rebuilds the freed block for another
+ * key, host 1 copies the value and rechecks: the recheck must see the
+ * change in memory (what a scan relies on). */
+static void a_reader_whose_entry_was_rebuilt_meanwhile_sees_the_change(void **state)
+{
+	(void)state;
+	struct hosts s;
+	open_hosts(&s, "recheck", 0, 2);
+	for (int i = 0; i < 2; i++)
+		cache_model_set_evict(model_of(s.h[i]), 0);
+	uint8_t val[200];
+	for (int r = 0; r < rounds(5); r++) {
+		size_t len = make_value(val, 150, "k", (uint64_t)r);
+		assert_shm(0, shmemora_kv_put(s.h[0], &s.root, NS, "k", 1, val, len));
+		uint64_t off = offset_of(s.h[1], "k");
+		protect_saved o = protect_open(&s.h[1]->prot);
+		struct entry_snap snap;
+		assert_int_equal(entry_read(&s.h[1]->entries, off, NULL, &snap), ENTRY_OTHER);
+		protect_close(&s.h[1]->prot, o);
+		/* The block goes back to host 0's list, and comes off it at once. */
+		assert_shm(0, shmemora_kv_put(s.h[0], &s.root, NS, "k", 1, val, len));
+		assert_shm(0, shmemora_kv_put(s.h[0], &s.root, NS, "j", 1, val, len));
+		assert_int_equal(offset_of(s.h[0], "j"), off);
+		o = protect_open(&s.h[1]->prot);
+		uint8_t copy[200];
+		entry_copy_value(&s.h[1]->entries, &snap, copy);
+		assert_false(entry_unchanged(&s.h[1]->entries, &snap));
+		protect_close(&s.h[1]->prot, o);
+		assert_shm(0, shmemora_kv_delete(s.h[0], &s.root, NS, "j", 1));
+	}
+	close_hosts(&s);
+}
+
 static shmemora_pool *attach_as(const char *path, int host)
 {
 	shmemora_config *cfg;
@@ -711,29 +770,11 @@ static shmemora_pool *attach_as(const char *path, int host)
 	return p;
 }
 
-/* The seq in memory of the entry holding `key` (found through the index,
- * which is in the coherent sync area). */
+/* The seq in memory of the entry holding `key`. */
 static uint64_t seq_in_memory(const char *path, shmemora_pool *p, const char *key)
 {
-	protect_saved o = protect_open(&p->prot);
-	struct entry_key k = { .key = key, .len = strlen(key) };
-	uint64_t off = 0;
-	for (uint64_t i = 0; i < p->index.count && !off; i++) {
-		uint64_t v = index_slot_load(&p->index, i);
-		uint64_t at = v ? index_slot_offset(&p->index, v) : 0;
-		struct entry_snap snap;
-		if (at && entry_read(&p->entries, at, NULL, &snap) == ENTRY_OTHER &&
-		    snap.key_len == k.len) {
-			uint8_t got[64];
-			entry_copy_key(&p->entries, &snap, got);
-			if (memcmp(got, key, k.len) == 0)
-				off = at;
-		}
-	}
-	protect_close(&p->prot, o);
-	assert_true(off != 0);
 	uint64_t seq;
-	test_read_at(path, (off_t)off, &seq, sizeof seq);
+	test_read_at(path, (off_t)offset_of(p, key), &seq, sizeof seq);
 	return seq;
 }
 
@@ -1050,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(racing_writers_on_two_hosts_keep_versions_whole),
 		cmocka_unit_test(reads_racing_rebuilds_on_another_host_are_never_torn),
 		cmocka_unit_test(scans_racing_rebuilds_on_another_host_are_never_torn),
+		cmocka_unit_test(a_reader_whose_entry_was_rebuilt_meanwhile_sees_the_change),
 		cmocka_unit_test(a_rebuilt_block_counts_its_lives_whatever_the_cache),
 		cmocka_unit_test(tokens_minted_on_one_host_verify_on_another),
 		cmocka_unit_test(revocation_on_one_host_holds_on_another_at_its_next_access),
