@@ -6,6 +6,7 @@
 #   make check-sanitize  the test suite under ASan+UBSan (build/asan/)
 #   make build-model     the cache model build (build-model/, docs/coherence.md)
 #   make check-flush     the suite under the cache model, then the mutation check
+#   make man             man pages from --help (help2man) -> build/man/
 #   make install PREFIX=/usr/local
 #
 # SAN=address|thread builds an instrumented tree (BUILD defaults to build/<san>).
@@ -19,6 +20,8 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wundef -Wstrict-prototypes
@@ -27,8 +30,9 @@ SANFLAGS_address := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SANFLAGS_thread  := -fsanitize=thread -fno-omit-frame-pointer
 SANFLAGS := $(SANFLAGS_$(SAN))
 MODELFLAGS := $(if $(MODEL),-DSHMEMORA_CACHE_MODEL)
-DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash 2>/dev/null)
-DEP_LIBS   := $(shell pkg-config --libs libcrypto libxxhash 2>/dev/null || echo -lcrypto -lxxhash) -lnuma -lpthread
+DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash libseccomp 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs libcrypto libxxhash libseccomp 2>/dev/null || \
+		echo -lcrypto -lxxhash -lseccomp) -lnuma -lpthread
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(MODELFLAGS) $(DEP_CFLAGS) -Iinclude -Isrc
 LIB_CFLAGS := -fPIC -fvisibility=hidden
 LDFLAGS  += $(SANFLAGS)
@@ -40,7 +44,7 @@ TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: build-model check-flush model-tests verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: build-model check-flush model-tests man verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
@@ -132,6 +136,26 @@ vmtest: deps
 
 deps:
 	@scripts/install-deps.sh
+
+# Man pages, written by help2man from each program's --help (shmemora(1)
+# also holds every subcommand's --help: man/shmemora-h2m.sh).  help2man is
+# installed by scripts/install-deps.sh.
+HELP2MAN ?= help2man
+VERSION := $(shell sed -nE 's/^\#define SHMEMORA_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+)/\2/p' \
+	include/shmemora.h | paste -sd.)
+MAN_PAGES := $(BUILD)/man/shmemora.1 $(BUILD)/man/kv.1
+man: $(MAN_PAGES)
+
+$(BUILD)/man/shmemora.1: $(BUILD)/shmemora man/shmemora-h2m.sh
+	@mkdir -p $(dir $@)
+	man/shmemora-h2m.sh $(BUILD)/shmemora > $(BUILD)/man/shmemora.h2m
+	$(HELP2MAN) --no-info --name="administer SHMemora pools: keys, tokens, namespaces, dumps" \
+		--include=$(BUILD)/man/shmemora.h2m --output=$@ $(BUILD)/shmemora
+
+$(BUILD)/man/kv.1: $(BUILD)/kv man/kv man/kv.h2m
+	@mkdir -p $(dir $@)
+	KV=$(abspath $(BUILD)/kv) $(HELP2MAN) --no-info --version-string=$(VERSION) \
+		--name="the SHMemora YCSB benchmark" --include=man/kv.h2m --output=$@ man/kv
 
 test: deps
 	$(MAKE) all
@@ -238,8 +262,9 @@ stress: deps
 	SHMEMORA_VM_FORM=long tests/run-tests.sh $(BUILD) test_vm
 	$(MAKE) fuzz
 
-install: lib tools
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR)
+install: lib tools $(BUILD)/man/shmemora.1
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR)
 	install -m 644 $(BUILD)/libshmemora.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/libshmemora.so $(DESTDIR)$(LIBDIR)/libshmemora.so.0
 	ln -sf libshmemora.so.0 $(DESTDIR)$(LIBDIR)/libshmemora.so
@@ -247,11 +272,40 @@ install: lib tools
 	install -m 755 $(BUILD)/shmemora $(DESTDIR)$(BINDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 		shmemora.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/shmemora.pc
+	install -m 644 $(BUILD)/man/shmemora.1 $(DESTDIR)$(MANDIR)/man1/
+	# kv(1) goes with the benchmark, when it was built (make all): building it
+	# here would need the peers' client libraries.
+	if [ -x $(BUILD)/kv ]; then $(MAKE) --no-print-directory -s $(BUILD)/man/kv.1 && \
+		install -m 644 $(BUILD)/man/kv.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	install -m 644 completion/shmemora.bash $(DESTDIR)$(COMPLETIONDIR)/shmemora
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libshmemora.a $(DESTDIR)$(LIBDIR)/libshmemora.so \
 		$(DESTDIR)$(LIBDIR)/libshmemora.so.0 $(DESTDIR)$(INCDIR)/shmemora.h \
-		$(DESTDIR)$(BINDIR)/shmemora $(DESTDIR)$(LIBDIR)/pkgconfig/shmemora.pc
+		$(DESTDIR)$(BINDIR)/shmemora $(DESTDIR)$(LIBDIR)/pkgconfig/shmemora.pc \
+		$(DESTDIR)$(MANDIR)/man1/shmemora.1 $(DESTDIR)$(MANDIR)/man1/kv.1 \
+		$(DESTDIR)$(COMPLETIONDIR)/shmemora
 
 clean:
 	rm -rf build build-model
+
+# ---- Python binding (python/) -------------------------------------------
+# make install also copies the package under the prefix (python/install.py
+# picks PYTHONDIR on PYTHON's search path, and records LIBDIR for the
+# loader); skipped, with a line saying so, where PYTHON is missing.
+# make python-test runs the binding's pytest suite alone.
+PYTHON    ?= python3
+PYTHONDIR ?=
+PY_INSTALL = $(PYTHON) python/install.py --prefix "$(PREFIX)" --libdir "$(LIBDIR)" \
+	--destdir "$(DESTDIR)" $(if $(PYTHONDIR),--pythondir "$(PYTHONDIR)")
+.PHONY: install-python uninstall-python python-test
+install: install-python
+uninstall: uninstall-python
+install-python:
+	@if command -v $(PYTHON) >/dev/null 2>&1; then $(PY_INSTALL); \
+	else echo "install-python: no $(PYTHON): the Python package is not installed"; fi
+uninstall-python:
+	@if command -v $(PYTHON) >/dev/null 2>&1; then $(PY_INSTALL) --uninstall; fi
+python-test: lib
+	tests/run-tests.sh $(BUILD) test_python.sh
+# ---- end of the Python binding's block ----------------------------------

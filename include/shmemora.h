@@ -221,6 +221,45 @@ SHMEMORA_API int shmemora_config_set_group(shmemora_config *cfg, long gid);
  * destroy: remove the pool even though hosts appear to be attached.
  */
 SHMEMORA_API int shmemora_config_set_force(shmemora_config *cfg, int force);
+/**
+ * Hardened mode (attach and create; default off): once the pool is mapped,
+ * the process gives up, for the rest of its life, the system calls that
+ * would reach the pool around the protected path (docs/security.md, "Hardened
+ * mode").  It sets no_new_privs (needed to install a seccomp filter without
+ * privileges) and makes the process not dumpable (no core dumps; other
+ * processes of the same user can no longer ptrace it or read or write its
+ * memory), then installs a seccomp filter on every thread that refuses with
+ * EPERM:
+ *   - ptrace, process_vm_readv, process_vm_writev, process_madvise,
+ *     pidfd_getfd;
+ *   - every new shared mapping of a file (MAP_SHARED or MAP_SHARED_VALIDATE
+ *     without MAP_ANONYMOUS): a second mapping of the pool needs one, and a
+ *     filter cannot tell the pool file from another.  This is the price:
+ *     nothing in the process, and nothing it forks or executes, can map a
+ *     file shared again, so no second pool can be attached;
+ *   - mprotect, pkey_mprotect, munmap, madvise, mremap and MAP_FIXED mmap
+ *     over the pool mapping, the library's secrets or its caches, mremap
+ *     onto them, and pkey_free of the pool's protection key;
+ *   - io_uring, userfaultfd, remap_file_pages, shmat with SHM_REMAP, and
+ *     every system call of another ABI (int 0x80, x32).
+ * Where the kernel has mseal(2) (Linux 6.10 on), the mappings are sealed
+ * as well.
+ *
+ * Either this option or the environment variable SHMEMORA_HARDEN=1 turns it
+ * on; neither can turn off what the other asked for (SHMEMORA_HARDEN=0 or
+ * unset leaves the option's choice; any other value fails the attach with
+ * E_INVALID).  It cannot be undone: the filter stays on until the process
+ * exits, and is inherited by its children and by programs it executes.
+ * shmemora_detach() of a hardened handle releases the host slot and wipes
+ * the secrets, but leaves the mappings in place (their unmapping is what
+ * the filter refuses).  Pools attached earlier in the process without it
+ * are covered by the filter's process-wide rules, not by its range rules.
+ *
+ * Attach and create fail with E_UNSUPPORTED where the kernel has no seccomp
+ * filters (nothing is changed then), and with E_IO if a step fails (the
+ * message says which).  shmemora_hardened() tells whether it is on.
+ */
+SHMEMORA_API int shmemora_config_set_hardened(shmemora_config *cfg, int on);
 
 /* ------------------------------------------------------------------------ */
 /* Pools                                                                     */
@@ -577,6 +616,10 @@ SHMEMORA_API int shmemora_set_verify(shmemora_pool *pool, enum shmemora_verify p
 
 /** The protection mode this handle runs in (mpk when the CPU offers it). */
 SHMEMORA_API enum shmemora_protection shmemora_protection_mode(const shmemora_pool *pool);
+
+/** 1 when this process runs in hardened mode (see
+ *  shmemora_config_set_hardened), else 0. */
+SHMEMORA_API int shmemora_hardened(void);
 
 /* ------------------------------------------------------------------------ */
 /* Raw regions: the protected path on plain bytes                            */

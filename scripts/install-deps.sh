@@ -5,12 +5,22 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libssl-dev libxxhash-dev libcmocka-dev libnuma-dev"
+# Hardened mode's system-call filter (libseccomp).
+PACKAGES="$PACKAGES libseccomp-dev"
+# help2man writes the man pages from --help (make man, make install).
+PACKAGES="$PACKAGES help2man"
 # The benchmark's peers (build/kv --compare): LMDB, Redis, memcached, their
 # C clients.
 PACKAGES="$PACKAGES liblmdb-dev libhiredis-dev libmemcached-dev redis-server memcached"
 # For the fuzzers (clang's libFuzzer) and the model checker (Spin).  Tried
 # one by one: where one is not to be had, its tests say "skipped" by name.
 OPTIONAL="clang libclang-rt-dev spin gnuplot-nox"
+# man(1), to check that the man pages render (tests/cli/test_man.sh).
+OPTIONAL="$OPTIONAL man-db"
+# For the Python binding's tests (tests/cli/test_python.sh: pytest, pip for
+# its offline install test, mypy for its type hints).  Optional too: skipped
+# by name without them.
+OPTIONAL="$OPTIONAL python3 python3-pytest python3-pip python3-mypy"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

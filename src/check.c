@@ -489,12 +489,15 @@ int shmemora_check(shmemora_pool *pool, int flags, shmemora_check_report *report
 	error_clear();
 	if (!pool || !report)
 		return error_set(SHMEMORA_E_INVALID, "check: pool and report are required");
+	int rc = protect_owned(&pool->prot);
+	if (rc)
+		return rc;
 	shmemora_check_report *r = report;
 	r->problems = r->repaired = r->keys = r->namespaces = 0;
 	r->live_blocks = r->free_blocks = r->leaked_blocks = 0;
 	r->tokens_live = r->tokens_revoked = 0;
 	struct checker c;
-	int rc = checker_init(&c, pool, flags, r);
+	rc = checker_init(&c, pool, flags, r);
 	if (rc == 0) {
 		protect_saved s = protect_open(&pool->prot);
 		check_superblocks(&c);

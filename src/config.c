@@ -214,6 +214,13 @@ int shmemora_config_set_observer(shmemora_config *cfg, int on)
 	return 0;
 }
 
+int shmemora_config_set_hardened(shmemora_config *cfg, int on)
+{
+	REQUIRE_CFG(cfg);
+	cfg->hardened = on != 0;
+	return 0;
+}
+
 int config_key_path(const struct shmemora_config *cfg, const char *path, char *out,
 		    size_t out_len)
 {

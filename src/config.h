@@ -26,6 +26,7 @@ struct shmemora_config {
 	int force;
 	long group;             /* -1: none; else the group a new pool is shared with */
 	int observer;           /* attach without a host slot */
+	int hardened;           /* 1: harden the process after attach (harden.h) */
 };
 
 /* `cfg`, or a static all-defaults config when it is NULL. */

@@ -361,10 +361,34 @@ static bool held_at(uint64_t w, uint32_t epoch)
 	return owner_state(w) == OWNER_ATTACHED && owner_epoch(w) == epoch;
 }
 
+/* Only the process that claimed a slot acts as its holder.  A child forked
+ * from it inherits the handle, and with it the slot's id and epoch: without
+ * this its detach would free the parent's slot and fence the parent.  The
+ * slot's pid is the holder's own getpid() (a raw writer who edits it can
+ * only make the holder's detach fail, less than it can do to the owner
+ * word).  getpid() is a system call; release and heartbeat are rare. */
+static int check_holder(const struct host_slot *slot, uint32_t host_id)
+{
+	uint32_t holder = __atomic_load_n(&slot->pid, __ATOMIC_RELAXED);
+	if (holder == (uint32_t)getpid())
+		return 0;
+	return error_set(SHMEMORA_E_INVALID, "host slot %u is held by process %u, which "
+			 "attached the pool; this process (%d) inherited the handle by fork and "
+			 "must attach the pool itself", host_id, holder, (int)getpid());
+}
+
 int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch)
 {
 	struct host_slot *slot = &reg->slots[host_id];
 	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_acquire);
+	/* A slot taken over is reported as fenced, whoever holds it now; a
+	 * slot still at our epoch but claimed by another process is ours only
+	 * by inheritance (a forked child). */
+	if (!held_at(w, epoch))
+		return fenced(host_id, epoch, w);
+	int rc = check_holder(slot, host_id);
+	if (rc)
+		return rc;
 	uint64_t free_w = owner_word(OWNER_FREE, epoch, 0);
 	do {
 		if (!held_at(w, epoch))
@@ -382,6 +406,11 @@ int hosts_heartbeat(struct registry *reg, uint32_t host_id, uint32_t epoch)
 {
 	struct host_slot *slot = &reg->slots[host_id];
 	uint64_t w = atomic_load_explicit(&slot->owner, memory_order_relaxed);
+	if (!held_at(w, epoch))
+		return fenced(host_id, epoch, w); /* before the holder check, as release */
+	int rc = check_holder(slot, host_id);
+	if (rc)
+		return rc;
 	do {
 		if (!held_at(w, epoch))
 			return fenced(host_id, epoch, w);

@@ -85,7 +85,9 @@ void registry_fini(struct registry *reg);
  * E_INVALID when `requested` is out of range. */
 int hosts_claim(struct registry *reg, int requested, uint32_t *host_id, uint32_t *epoch);
 
-/* Releases a slot held at `epoch`; E_FENCED if someone reclaimed it. */
+/* Releases a slot held at `epoch`; E_FENCED if someone reclaimed it,
+ * E_INVALID (nothing released) when called from a child forked from the
+ * holder.  The same holds for hosts_heartbeat. */
 int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch);
 
 /* Increments the heartbeat counter of a slot held at `epoch` (one CAS, so a

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
+#include "harden.h"
 #include "pool.h"
 #include "superblock.h"
 
@@ -160,6 +161,13 @@ static void beat_stop(struct shmemora_pool *pool)
 	struct beat *b = pool->beat;
 	if (!b)
 		return;
+	if (protect_forked(&pool->prot)) {
+		/* A forked child has no copy of the thread, and the lock and
+		 * condition are the parent's state at the fork: leave them. */
+		pool->beat = NULL;
+		free(b);
+		return;
+	}
 	pthread_mutex_lock(&b->lock);
 	b->stop = 1;
 	pthread_cond_signal(&b->wake);
@@ -167,8 +175,8 @@ static void beat_stop(struct shmemora_pool *pool)
 	pthread_join(b->thread, NULL);
 	pthread_cond_destroy(&b->wake);
 	pthread_mutex_destroy(&b->lock);
-	free(b);
 	pool->beat = NULL;
+	free(b);
 }
 
 int pool_may_write(struct shmemora_pool *pool)
@@ -181,32 +189,15 @@ int pool_may_write(struct shmemora_pool *pool)
 
 /* ------------------------------------------------------------- handles */
 
-/* Maps the pool for this handle.  In the cache model build the handle is
- * then a modelled host: every byte outside the sync area is its cache. */
-static int map_pool(struct shmemora_pool *pool, const struct backend *be)
-{
-	const struct superblock *sb = &pool->sb;
-	int rc = backend_map(be, pool->size, 1, (void **)&pool->base);
-	if (rc)
-		return rc;
-	return coherence_model_map(&pool->coh, pool->base, pool->size,
-				   sb->region[REGION_SYNC_FIRST].offset,
-				   sb->region[REGION_SYNC_LAST].offset +
-					   sb->region[REGION_SYNC_LAST].size,
-				   be->fd, be->offset);
-}
-
 static void pool_free(struct shmemora_pool *pool)
 {
 	if (!pool)
 		return;
 	beat_stop(pool);
-	/* The secrets carry the pool's protection key: wipe them with access
-	 * open, before the key is given back. */
-	protect_saved s = protect_open(&pool->prot);
-	secrets_destroy(pool->secrets);
-	protect_close(&pool->prot, s);
+	/* protect_fini wipes the secrets while the pool's protection key
+	 * still reaches them; then they are unmapped. */
 	protect_fini(&pool->prot);
+	secrets_destroy(pool->secrets);
 	coherence_model_unmap(&pool->coh); /* a modelled host's cache is lost */
 	backend_unmap(pool->base, pool->size);
 	registry_fini(&pool->registry);
@@ -239,6 +230,72 @@ static int protect_pool(struct shmemora_pool *pool)
 	pool_bind(pool);
 	return protect_init(&pool->prot, &pool->caps, pool->secrets, pool_key_hint(pool),
 			    pool->base, pool->size);
+}
+
+/* ------------------------------------------------------- hardened mode */
+
+static uint64_t harden_footprint(void *arg, int which)
+{
+	struct shmemora_pool *pool = arg;
+	return which == HARDEN_SECRETS ? secrets_footprint() : protect_arena_bytes(&pool->prot);
+}
+
+static int harden_move(void *arg, int which, void *dest)
+{
+	struct shmemora_pool *pool = arg;
+	if (which == HARDEN_ARENA)
+		return protect_move_arena(&pool->prot, dest);
+	int rc = secrets_move(&pool->secrets, dest);
+	if (rc == 0) {
+		pool->prot.secrets = pool->secrets;
+		pool_bind(pool); /* the table's and the entries' pointers to them */
+	}
+	return rc;
+}
+
+static void harden_where(void *arg, int which, void **addr, uint64_t *len)
+{
+	struct shmemora_pool *pool = arg;
+	if (which == HARDEN_SECRETS) {
+		size_t n;
+		secrets_mapping(pool->secrets, addr, &n);
+		*len = n;
+	} else {
+		*addr = pool->prot.arena;
+		*len = pool->prot.arena_size;
+	}
+}
+
+/* Hardened mode around this pool, when the config or the environment asks
+ * for it (harden.h). */
+static int harden_pool(struct shmemora_pool *pool, const struct shmemora_config *cfg)
+{
+	struct harden_target t = {
+		.pool_base = pool->base, .pool_size = pool->size, .pkey = pool->prot.pkey,
+		.footprint = harden_footprint, .move = harden_move, .where = harden_where,
+		.arg = pool,
+	};
+	return harden_process(&t, cfg->hardened);
+}
+
+/* Maps the pool; in a hardened process the filter refuses it, and the
+ * message says why.  In the cache model build the handle is then a
+ * modelled host: every byte outside the sync area is its cache. */
+static int map_pool(struct backend *be, struct shmemora_pool *pool)
+{
+	const struct superblock *sb = &pool->sb;
+	int rc = backend_map(be, pool->size, 1, (void **)&pool->base);
+	if (rc && harden_active())
+		return error_wrap(rc, "this process runs in hardened mode, whose filter refuses "
+				  "every new shared mapping of a file; attach every pool before the "
+				  "first hardened attach");
+	if (rc)
+		return rc;
+	return coherence_model_map(&pool->coh, pool->base, pool->size,
+				   sb->region[REGION_SYNC_FIRST].offset,
+				   sb->region[REGION_SYNC_LAST].offset +
+					   sb->region[REGION_SYNC_LAST].size,
+				   be->fd, be->offset);
 }
 
 /* Mints the root token (whole pool, every right, no expiry, no parent, and
@@ -422,7 +479,7 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	pool->page_size = be.page_size;
 
 	if ((rc = backend_reserve(&be, path, pool->size, cfg->numa_node)) ||
-	    (rc = map_pool(pool, &be)) ||
+	    (rc = map_pool(&be, pool)) ||
 	    (rc = check_absent("root token file", root_path)) ||
 	    (rc = crypto_key_generate(&pool->key)))
 		goto fail;
@@ -444,6 +501,8 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 	if ((rc = beat_start(pool)))
 		goto fail;
 	backend_close(&be);
+	if ((rc = harden_pool(pool, cfg)))
+		goto fail;
 	free(saved);
 	*out = pool;
 	return 0;
@@ -506,7 +565,7 @@ int shmemora_attach(const char *path, const shmemora_config *cfg_in, shmemora_po
 	pool->backend = be.kind;
 	pool->page_size = be.page_size;
 	if ((rc = coherence_init(&pool->coh, (int)pool->sb.coherence)) ||
-	    (rc = map_pool(pool, &be)))
+	    (rc = map_pool(&be, pool)))
 		goto fail;
 	backend_close(&be);
 	if ((rc = registry_bind(pool)))
@@ -514,14 +573,15 @@ int shmemora_attach(const char *path, const shmemora_config *cfg_in, shmemora_po
 	pool->observer = cfg->observer;
 	if (pool->observer) {
 		pool->host_id = UINT32_MAX;
-		if ((rc = protect_pool(pool)))
+		if ((rc = protect_pool(pool)) || (rc = harden_pool(pool, cfg)))
 			goto fail;
 		*out = pool;
 		return 0;
 	}
 	if ((rc = hosts_claim(&pool->registry, cfg->host_id, &pool->host_id, &pool->epoch)))
 		goto fail;
-	if ((rc = protect_pool(pool)) || (rc = beat_start(pool))) {
+	if ((rc = protect_pool(pool)) || (rc = beat_start(pool)) ||
+	    (rc = harden_pool(pool, cfg))) {
 		protect_saved s = protect_open(&pool->prot);
 		hosts_release(&pool->registry, pool->host_id, pool->epoch);
 		protect_close(&pool->prot, s);

@@ -35,6 +35,11 @@
  * MPK.  WRPKRU is the only way a thread gains access to the pool; the
  * kernel resets PKRU to deny it in signal handlers, and threads inherit
  * their creator's PKRU, which outside open/close denies it too.
+ *
+ * Fork.  The arena and the secrets are MADV_DONTFORK.  A child that uses
+ * its parent's handle is refused with E_INVALID before anything reads them
+ * (protect_owned, one load and a comparison per verification), so it gets
+ * an error, not a fault, and never the parent's secrets.
  */
 #include "protect.h"
 #include "clock.h"
@@ -107,7 +112,7 @@ static void release_thread_cache(void *value)
 		return;
 	/* seq_cst, process memory: pairs with protect_init/fini's stores. */
 	struct protect *p = atomic_load(&handle_of_key[key]);
-	if (!p || block >= CACHE_THREADS)
+	if (!p || block >= CACHE_THREADS || protect_forked(p))
 		return;
 	protect_saved s = protect_open(p);
 	memset(&p->arena->cache[block], 0, sizeof p->arena->cache[block]);
@@ -193,10 +198,12 @@ static int enable_mpk(struct protect *p, void *base, uint64_t size)
 	return 0;
 }
 
-int protect_init(struct protect *p, struct captable *caps, const struct secrets *secrets,
+int protect_init(struct protect *p, struct captable *caps, struct secrets *secrets,
 		 uint16_t key_hint, void *base, uint64_t size)
 {
 	memset(p, 0, sizeof *p);
+	forkgen_init();
+	p->born = forkgen_now();
 	p->pkey = -1;
 	p->caps = caps;
 	p->secrets = secrets;
@@ -240,6 +247,21 @@ void protect_fini(struct protect *p)
 		pthread_key_delete(p->thread_key);
 		p->thread_key_made = 0;
 	}
+	if (protect_forked(p)) {
+		/* The parent's arena, secrets and key: not ours to touch. */
+		p->arena = NULL;
+		p->secrets = NULL;
+		p->pkey = -1;
+		return;
+	}
+	if (p->secrets) {
+		/* Wiped here, while the key still reaches them: once it is
+		 * freed no thread can open their page again. */
+		protect_saved s = protect_open(p);
+		secrets_wipe(p->secrets);
+		protect_close(p, s);
+		p->secrets = NULL;
+	}
 	if (p->arena) {
 		munmap(p->arena, p->arena_size);
 		p->arena = NULL;
@@ -250,7 +272,33 @@ void protect_fini(struct protect *p)
 	}
 }
 
+size_t protect_arena_bytes(const struct protect *p)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return (p->arena_size + page - 1) & ~(page - 1);
+}
+
+int protect_move_arena(struct protect *p, void *dest)
+{
+	size_t len = protect_arena_bytes(p);
+	void *moved = mremap(p->arena, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+	if (moved == MAP_FAILED)
+		return error_set(SHMEMORA_E_IO, "cannot move the protected arena: %s",
+				 strerror(errno));
+	p->arena = moved;
+	return 0;
+}
+
 /* --------------------------------------------------------- verification */
+
+int protect_owned(const struct protect *p)
+{
+	if (!protect_forked(p))
+		return 0;
+	return error_set(SHMEMORA_E_INVALID, "this pool handle was attached by the process "
+			 "this one was forked from: a forked child has neither its secrets nor "
+			 "its caches; attach the pool again in the child");
+}
 
 static int refused(const char *why, uint64_t id)
 {
@@ -410,6 +458,8 @@ static bool cache_still_valid(const struct protect *p, const struct cache_slot *
 static int verify(struct protect *p, const shmemora_token *tok, unsigned flags,
 		  struct cap_fields *out)
 {
+	if (protect_forked(p))
+		return protect_owned(p);
 	if (!tok)
 		return error_set(SHMEMORA_E_INVALID, "token is NULL");
 	if (tok->key_hint != p->key_hint)

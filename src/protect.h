@@ -23,6 +23,7 @@
 #define SHMEMORA_PROTECT_H
 
 #include "captable.h"
+#include "forkgen.h"
 #include "secrets.h"
 #include "shmemora.h"
 
@@ -35,21 +36,47 @@ struct protect {
 	int pkey;                       /* -1 in software mode */
 	_Atomic int verify;             /* enum shmemora_verify; any thread may set it */
 	struct captable *caps;          /* the table tokens are checked against */
-	const struct secrets *secrets;
+	struct secrets *secrets;        /* wiped by protect_fini, unmapped by the pool */
 	uint16_t key_hint;              /* the pool key id's first two bytes */
 	struct protect_arena *arena;    /* thread caches */
 	size_t arena_size;
 	pthread_key_t thread_key;       /* this thread's cache in the arena */
 	uint64_t instance;              /* unique per handle in this process */
 	int thread_key_made;
+	unsigned born;                  /* forkgen_now() at init: see protect_owned */
 };
 
 /* Sets up the caches and, where the CPU has PKU (and SHMEMORA_PROTECTION is
  * not "software"), the protection key on the pool mapping, the secrets and
  * the caches.  Called once the pool is mapped and the secrets derived. */
-int protect_init(struct protect *p, struct captable *caps, const struct secrets *secrets,
+int protect_init(struct protect *p, struct captable *caps, struct secrets *secrets,
 		 uint16_t key_hint, void *base, uint64_t size);
+
+/* Wipes the secrets (on the protected path), unmaps the caches and frees
+ * the protection key.  In a forked child, given the parent's handle, it
+ * touches none of them: the child does not have them. */
 void protect_fini(struct protect *p);
+
+/* Address space the arena takes (its size in whole pages). */
+size_t protect_arena_bytes(const struct protect *p);
+
+/* Moves the arena to [dest, dest + protect_arena_bytes(p)) with its caches
+ * and protection key (mremap).  Only while no other thread can use the
+ * handle (hardened mode, at the end of attach).  E_IO, nothing moved. */
+int protect_move_arena(struct protect *p, void *dest);
+
+/* Was this handle made by this process, not inherited by a forked child?
+ * The arena and the secrets are MADV_DONTFORK, so a child has neither: it
+ * must attach the pool itself.  One load and a comparison (forkgen.h). */
+static inline bool protect_forked(const struct protect *p)
+{
+	return __builtin_expect(p->born != forkgen_now(), 0);
+}
+
+/* 0, or E_INVALID saying the handle belongs to the parent process.
+ * protect_verify asks it first; calls that take no token but reach the
+ * secrets (token list and gc, check) ask it on entry. */
+int protect_owned(const struct protect *p);
 
 /* Opens and closes this thread's access to the pool (WRPKRU); nestable.
  * Inline: in software mode they cost one branch each. */

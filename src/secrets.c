@@ -1,12 +1,20 @@
 /*
  * secrets.c — derives and keeps the per-pool secrets (see secrets.h).
+ *
+ * The mapping is two parts: a header page that records which process
+ * generation made it (forkgen.h), inherited by children like any memory,
+ * and the secrets themselves, MADV_DONTFORK, which a child does not get.
+ * secrets_destroy reads the header to tell its own secrets from a
+ * parent's, whose address may hold something else in the child.
  */
 #include "secrets.h"
 #include "error.h"
+#include "forkgen.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 struct secrets {
@@ -22,15 +30,39 @@ static int derive(const struct pool_key *key, const char *label, const uint8_t u
 	return crypto_derive(key, label, uuid, 16, out);
 }
 
+struct secrets_header {
+	unsigned born;                /* forkgen_now() of the process that made them */
+};
+
+static size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static struct secrets_header *header_of(const struct secrets *s)
+{
+	return (struct secrets_header *)((uintptr_t)s - page_size());
+}
+
+static void unmap(struct secrets *s)
+{
+	munmap(header_of(s), 2 * page_size());
+}
+
 int secrets_create(const struct pool_key *key, const uint8_t uuid[16], struct secrets **out)
 {
-	struct secrets *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s == MAP_FAILED)
+	_Static_assert(sizeof(struct secrets) <= 4096, "the secrets fit one page");
+	size_t page = page_size();
+	uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	if (map == MAP_FAILED)
 		return error_set(SHMEMORA_E_NOMEM, "cannot map the secrets: %s", strerror(errno));
+	forkgen_init();
+	((struct secrets_header *)map)->born = forkgen_now();
+	struct secrets *s = (struct secrets *)(map + page);
 	/* Never in a core dump, never in a forked child. */
-	madvise(s, sizeof *s, MADV_DONTDUMP);
-	madvise(s, sizeof *s, MADV_DONTFORK);
+	madvise(s, page, MADV_DONTDUMP);
+	madvise(s, page, MADV_DONTFORK);
 	uint8_t d[MAC_BYTES];
 	int rc = derive(key, "shmemora token key v2", uuid, d);
 	if (rc == 0) {
@@ -49,25 +81,55 @@ int secrets_create(const struct pool_key *key, const uint8_t uuid[16], struct se
 		memcpy(s->hash_seed, d, sizeof s->hash_seed);
 	crypto_wipe(d, sizeof d);
 	if (rc) {
-		secrets_destroy(s);
+		secrets_wipe(s);
+		unmap(s);
 		return rc;
 	}
 	*out = s;
 	return 0;
 }
 
+void secrets_wipe(struct secrets *s)
+{
+	crypto_wipe(s, sizeof *s);
+}
+
 void secrets_destroy(struct secrets *s)
 {
-	if (!s)
-		return;
-	crypto_wipe(s, sizeof *s);
-	munmap(s, sizeof *s);
+	/* A forked child has the header but not the secrets: leave the
+	 * parent's alone (the child may have mapped something else there). */
+	if (s && header_of(s)->born == forkgen_now())
+		unmap(s);
+}
+
+size_t secrets_footprint(void)
+{
+	return 2 * page_size();
+}
+
+int secrets_move(struct secrets **sp, void *dest)
+{
+	size_t page = page_size();
+	struct secrets *s = *sp;
+	uint8_t *header = (uint8_t *)header_of(s), *to = dest;
+	/* Two mappings (the header is inherited by children, the secrets
+	 * are not): the secrets first, so a failure of the header's move can
+	 * put them back where they were. */
+	if (mremap(s, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, to + page) == MAP_FAILED)
+		return error_set(SHMEMORA_E_IO, "cannot move the secrets: %s", strerror(errno));
+	if (mremap(header, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+		int e = errno;
+		mremap(to + page, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, s);
+		return error_set(SHMEMORA_E_IO, "cannot move the secrets' header: %s", strerror(e));
+	}
+	*sp = (struct secrets *)(to + page);
+	return 0;
 }
 
 void secrets_mapping(const struct secrets *s, void **addr, size_t *len)
 {
 	*addr = (void *)s;
-	*len = sizeof *s;
+	*len = page_size();
 }
 
 const struct hmac_key *secrets_token_key(const struct secrets *s)

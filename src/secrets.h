@@ -14,7 +14,8 @@
  * They live in their own private anonymous mapping, never in the pool, kept
  * out of core dumps and child processes.  In MPK mode protect.c gives that
  * mapping the pool's protection key, so only code on the protected path can
- * read it: call the accessors only between protect_open and protect_close.
+ * read it: call the accessors (and secrets_wipe) only between protect_open
+ * and protect_close.
  */
 #ifndef SHMEMORA_SECRETS_H
 #define SHMEMORA_SECRETS_H
@@ -32,10 +33,25 @@ struct secrets;
  * mapping.  E_NOMEM, E_IO. */
 int secrets_create(const struct pool_key *key, const uint8_t uuid[16], struct secrets **out);
 
-/* Wipes and unmaps; NULL is accepted. */
+/* Overwrites the secrets with zeros (protect_fini, on the protected path,
+ * while the pool's key still reaches them). */
+void secrets_wipe(struct secrets *s);
+
+/* Unmaps; NULL is accepted.  Wipe first: this does not touch the secrets,
+ * which in MPK mode it could not reach.  In a forked child, given the
+ * parent's secrets (which the child does not have), does nothing. */
 void secrets_destroy(struct secrets *s);
 
-/* The mapping that holds them (for the protection key). */
+/* Address space the whole mapping takes (the header page and the secrets). */
+size_t secrets_footprint(void);
+
+/* Moves the whole mapping to [dest, dest + secrets_footprint()), with its
+ * pages and protection key (mremap), and points *s at the new place; every
+ * other pointer to the secrets is the caller's to update.  Nothing moves on
+ * failure (E_IO).  Hardened mode moves them under a guard (harden.c). */
+int secrets_move(struct secrets **s, void *dest);
+
+/* The page that holds them (for the protection key and hardened mode). */
 void secrets_mapping(const struct secrets *s, void **addr, size_t *len);
 
 const struct hmac_key *secrets_token_key(const struct secrets *s);

@@ -256,8 +256,11 @@ int shmemora_token_list(shmemora_pool *pool, shmemora_token_info *out, size_t ca
 	error_clear();
 	if (!pool || !count || (cap && !out))
 		return error_set(SHMEMORA_E_INVALID, "list: pool, out and count are required");
+	int rc = protect_owned(&pool->prot);
+	if (rc)
+		return rc;
 	protect_saved s = protect_open(&pool->prot);
-	int rc = list_in_path(pool, out, cap, count);
+	rc = list_in_path(pool, out, cap, count);
 	protect_close(&pool->prot, s);
 	return rc;
 }
@@ -302,9 +305,14 @@ int shmemora_token_gc(shmemora_pool *pool, uint64_t *freed)
 	error_clear();
 	if (!pool)
 		return error_set(SHMEMORA_E_INVALID, "gc: pool is NULL");
+	/* A parent's handle would judge every derived token orphaned (no
+	 * lineage key here) and free it: refuse before anything is read. */
+	int rc = protect_owned(&pool->prot);
+	if (rc)
+		return rc;
 	protect_saved s = protect_open(&pool->prot);
 	uint64_t n = 0;
-	int rc = pool_may_write(pool); /* observers and fenced hosts free nothing */
+	rc = pool_may_write(pool); /* observers and fenced hosts free nothing */
 	if (rc == 0)
 		n = gc_in_path(pool);
 	protect_close(&pool->prot, s);

@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,9 @@ const char check_help[] =
 	"index (every slot names a valid entry whose key hashes near it), every free\n"
 	"list (no cycles, no block both free and live) and every block of every\n"
 	"partition (leaks: blocks neither live nor free, e.g. left by a host that died\n"
-	"between allocating and publishing).  The root token (POOL.root-token) and any\n"
-	"--token are verified with their MAC.\n"
+	"between allocating and publishing).  The root token (the pool's root token\n"
+	"file, when readable) and any --token (text or @FILE) are verified with their\n"
+	"MAC.  Attaches as an observer: works while every host slot is held.\n"
 	"\n"
 	"  --repair   rewrite a damaged superblock copy, free dead hosts' slots, clear\n"
 	"             index slots naming garbage, and in partitions of hosts that are\n"
@@ -57,7 +59,8 @@ int cmd_check(int argc, char **argv)
 	int repair = 0, json = 0, opt;
 	shmemora_token tokens[17];
 	size_t ntok = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (opt == 'r') {
 			repair = 1;
 		} else if (opt == 'j') {
@@ -67,21 +70,22 @@ int cmd_check(int argc, char **argv)
 		} else if (opt == 't') {
 			if (ntok == 16)
 				return usage_error("check", "at most 16 --token");
-			int rc = optarg[0] == '@' ? shmemora_token_load(optarg + 1, &tokens[ntok])
-						  : shmemora_token_parse(optarg, &tokens[ntok]);
-			if (rc)
-				return fail(rc);
+			/* the pool path is not known yet: no default is wanted here */
+			int code = cli_read_token(optarg, NULL, &tokens[ntok]);
+			if (code)
+				return code;
 			ntok++;
 		} else {
-			return usage_error("check", "unknown option");
+			return option_error("check", opt, argv);
 		}
 	}
 	if (optind != argc - 1)
 		return usage_error("check", "expected one POOL path");
 	const char *path = argv[optind];
-	char root[4096];
-	snprintf(root, sizeof root, "%s.root-token", path);
-	if (shmemora_token_load(root, &tokens[ntok]) == 0)
+	/* The root token too, when its file is there and readable. */
+	char root[PATH_MAX];
+	if (shmemora_root_token_path(path, NULL, root, sizeof root) == 0 &&
+	    shmemora_token_load(root, &tokens[ntok]) == 0)
 		ntok++;
 	shmemora_pool *pool;
 	int code = cli_attach(path, &ao, &pool);
@@ -91,9 +95,8 @@ int cmd_check(int argc, char **argv)
 	shmemora_check_report r = { .on_finding = collect, .arg = &found, .tokens = tokens,
 				    .token_count = ntok };
 	int rc = shmemora_check(pool, repair ? SHMEMORA_CHECK_REPAIR : 0, &r);
-	int drc = shmemora_detach(pool);
-	if (rc || drc)
-		return fail(rc ? rc : drc);
+	if ((code = cli_detach(pool, rc ? fail(rc) : EXIT_OK)))
+		return code;
 	int clean = r.problems == r.repaired;
 	if (json) {
 		printf("{ \"clean\": %s, \"problems\": %" PRIu64 ", \"repaired\": %" PRIu64
