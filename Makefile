@@ -4,14 +4,18 @@
 #   make test            installs missing build deps, builds, runs every test
 #   make demo            installs missing build deps, builds, runs the demo
 #   make check-sanitize  the test suite under ASan+UBSan (build/asan/)
+#   make build-model     the cache model build (build-model/, docs/coherence.md)
+#   make check-flush     the suite under the cache model, then the mutation check
 #   make man             man pages from --help (help2man) -> build/man/
 #   make install PREFIX=/usr/local
 #
 # SAN=address|thread builds an instrumented tree (BUILD defaults to build/<san>).
+# MODEL=1 builds the cache model tree (BUILD defaults to build-model).
 
 CC      ?= cc
 SAN     ?=
-BUILD   ?= build$(if $(SAN),/$(SAN))
+MODEL   ?=
+BUILD   ?= build$(if $(SAN),/$(SAN))$(if $(MODEL),-model)
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
@@ -25,10 +29,11 @@ SANFLAGS_address := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 	-DSHMEMORA_BOUNDS_CHECK
 SANFLAGS_thread  := -fsanitize=thread -fno-omit-frame-pointer
 SANFLAGS := $(SANFLAGS_$(SAN))
+MODELFLAGS := $(if $(MODEL),-DSHMEMORA_CACHE_MODEL)
 DEP_CFLAGS := $(shell pkg-config --cflags libcrypto libxxhash libseccomp 2>/dev/null)
 DEP_LIBS   := $(shell pkg-config --libs libcrypto libxxhash libseccomp 2>/dev/null || \
 		echo -lcrypto -lxxhash -lseccomp) -lnuma -lpthread
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(DEP_CFLAGS) -Iinclude -Isrc
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(MODELFLAGS) $(DEP_CFLAGS) -Iinclude -Isrc
 LIB_CFLAGS := -fPIC -fvisibility=hidden
 LDFLAGS  += $(SANFLAGS)
 
@@ -39,7 +44,7 @@ TEST_SRC := $(wildcard $(addsuffix /test_*.c,$(TEST_DIRS)))
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TOOL_SRC := $(wildcard tools/*.c)
 
-.PHONY: man verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
+.PHONY: build-model check-flush model-tests man verify fuzz fuzz-quick stress vmtest all lib tools tests examples bench test demo check-sanitize install uninstall clean deps
 
 all: lib tools tests examples bench
 
@@ -171,6 +176,26 @@ check-sanitize: deps
 	TSAN_OPTIONS=halt_on_error=1 SHMEMORA_SPACE_OPS=200000 SHMEMORA_TEST_SECONDS=3 \
 		tests/run-tests.sh build/thread $(TSAN_TESTS)
 
+# The cache model build (docs/coherence.md): the library, the command and
+# the tests compiled with -DSHMEMORA_CACHE_MODEL into build-model/, where
+# every attached handle is a host with its own modelled cache, plus the
+# model's own test (tests/flush/).  A production build contains none of it.
+build-model:
+	$(MAKE) MODEL=1 lib tools tests model-tests
+
+model-tests: $(BUILD)/tests/test_flush
+$(BUILD)/tests/test_flush: tests/flush/test_flush.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka
+
+# The suite under the cache model, then the mutation check: every write-back
+# and invalidate call site in src/ removed in turn must make it fail.
+# FLUSH_FORM=long (default here) runs the whole model suite on each mutant;
+# make test runs the quick form (tests/cli/test_flush_model.sh).
+FLUSH_FORM ?= long
+check-flush: deps
+	$(MAKE) build-model
+	scripts/check-flush.sh $(FLUSH_FORM) build-model
+
 # Fuzzing (clang's libFuzzer): each harness over a copy of its corpus in
 # fuzz/corpus, for FUZZ_SECONDS each (make fuzz) or FUZZ_RUNS inputs
 # (make fuzz-quick, part of make test).
@@ -226,8 +251,10 @@ $(BUILD)/stress/%: tests/stress/%.c tests/testutil.h $(LIB_OBJ)
 
 # The long forms: 500 kills, a minute of shared-key hosts, 20 000 flips, the
 # constant-time test of the tag comparison (10 million timings a comparison,
-# its default), and a minute of each fuzzer.
+# its default), flush mode under the cache model (check-flush's long form, at
+# three eviction rates, then every mutant) and a minute of each fuzzer.
 stress: deps
+	$(MAKE) check-flush FLUSH_FORM=long
 	$(MAKE) all $(STRESS_BIN)
 	SHMEMORA_CRASH_KILLS=500 SHMEMORA_TEST_SECONDS=60 SHMEMORA_TAMPER_FLIPS=20000 \
 		tests/run-tests.sh $(BUILD) test_crash test_kv_hosts test_tamper test_kv_model \
@@ -260,7 +287,7 @@ uninstall:
 		$(DESTDIR)$(COMPLETIONDIR)/shmemora
 
 clean:
-	rm -rf build
+	rm -rf build build-model
 
 # ---- Python binding (python/) -------------------------------------------
 # make install also copies the package under the prefix (python/install.py

@@ -36,7 +36,8 @@
 
 enum opt_id {
 	O_MODE, O_WORKLOAD, O_RECORDS, O_OPS, O_DIST, O_THREADS, O_VALUE_SIZE, O_USE_BATCH,
-	O_BATCH_KVS, O_VERIFY, O_HOSTS, O_STORE, O_PIPELINE, O_BATCH, O_COMPARE, O_PEERS,
+	O_BATCH_KVS, O_VERIFY, O_COHERENCE, O_HOSTS, O_STORE, O_PIPELINE, O_BATCH, O_COMPARE,
+	O_PEERS,
 	O_TRACE, O_DURATION, O_SIZE, O_DIR, O_REPEAT, O_JSON, O_CSV, O_PLOT, O_SWEEP, O_TIMING,
 	O_TWIN_RESULTS, O_HELP,
 	O_COUNT
@@ -62,6 +63,8 @@ static const struct option_def defs[O_COUNT] = {
 	[O_USE_BATCH] = { "use-batch", "0|1", 1, "as use_batch (default 0)" },
 	[O_BATCH_KVS] = { "batch-kvs", "N", 1, "as batch_kvs (default 1)" },
 	[O_VERIFY] = { "verify", "P", 1, "always, cached or off (default cached; use_mac sets it)" },
+	[O_COHERENCE] = { "coherence", "M", 1, "SHMemora's pool: coherent (default) or flush (lines\n"
+					      "written back after writes, invalidated before reads)" },
 	[O_HOSTS] = { "hosts", "N", 1, "N host processes, each with its own threads" },
 	[O_STORE] = { "store", "S", 0, "shmemora (default), lmdb, redis or memcached" },
 	[O_PIPELINE] = { "pipeline", "N", 0, "Redis/memcached: requests in flight (default 1)" },
@@ -70,7 +73,9 @@ static const struct option_def defs[O_COUNT] = {
 	[O_COMPARE] = { "compare", NULL, 0, "run SHMemora protected, unprotected, LMDB, Redis and\n"
 					   "memcached (with and without pipelining) side by side" },
 	[O_PEERS] = { "peers", "L", 0, "with --compare, only these of unprotected, lmdb,\n"
-				       "redis, memcached (e.g. unprotected,lmdb; default all)" },
+				       "redis, memcached (e.g. unprotected,lmdb; default all);\n"
+				       "flush adds SHMemora protected in flush mode (never\n"
+				       "in the default)" },
 	[O_TRACE] = { "trace", "NAME", 1, "replay NAME.spec_load and NAME.spec_trans (YCSB basic)" },
 	[O_DURATION] = { "duration", "S", 1, "stop the transactions after S seconds; micro: the\n"
 					     "length of each throughput row (default 3)" },
@@ -180,7 +185,9 @@ static int parse_name(const char *what, const char *arg, const char *const *name
 	return -1;
 }
 
-static const char *const peer_names[] = { "unprotected", "lmdb", "redis", "memcached" };
+static const char *const peer_names[] = { "unprotected", "lmdb", "redis", "memcached",
+					   "flush" };
+#define PEER_NAMES 5
 
 /* A comma-separated list of peer names into PEER_* bits. */
 static int parse_peers(const char *list, unsigned *bits)
@@ -190,13 +197,13 @@ static int parse_peers(const char *list, unsigned *bits)
 		size_t n = strcspn(list, ",");
 		char name[32];
 		snprintf(name, sizeof name, "%.*s", (int)(n < 31 ? n : 31), list);
-		int i = parse_name("--peers", name, peer_names, 4);
+		int i = parse_name("--peers", name, peer_names, PEER_NAMES);
 		if (i < 0)
 			return -1;
 		*bits |= 1u << i;
 		list += n + (list[n] == ',');
 	}
-	return *bits ? 0 : parse_name("--peers", "", peer_names, 4);
+	return *bits ? 0 : parse_name("--peers", "", peer_names, PEER_NAMES);
 }
 
 /* A comma-separated list of thread counts. */
@@ -240,6 +247,8 @@ static int apply_option(struct options *o, enum opt_id id, const char *arg)
 						[SHMEMORA_VERIFY_ALWAYS] = "always",
 						[SHMEMORA_VERIFY_OFF] = "off" };
 	static const char *const stores[] = { "shmemora", "lmdb", "redis", "memcached" };
+	static const char *const coherence_modes[] = { [SHMEMORA_COHERENT] = "coherent",
+						       [SHMEMORA_FLUSH] = "flush" };
 	uint64_t v;
 	int i;
 	switch (id) {
@@ -267,6 +276,9 @@ static int apply_option(struct options *o, enum opt_id id, const char *arg)
 		o->batch_kvs = (uint32_t)v;
 		return 0;
 	case O_VERIFY: return (o->verify = parse_name("--verify", arg, policies, 3)) < 0 ? -1 : 0;
+	case O_COHERENCE:
+		return (o->coherence = parse_name("--coherence", arg, coherence_modes, 2)) < 0 ? -1
+											      : 0;
 	case O_HOSTS: return parse_int("--hosts", arg, 1, HOSTS_MAX, &o->hosts);
 	case O_STORE: return parse_name("--store", arg, stores, 4) < 0 ? -1 : (o->store = arg, 0);
 	case O_PIPELINE: return parse_int("--pipeline", arg, 1, STORE_BATCH_MAX, &o->pipeline);

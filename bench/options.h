@@ -14,8 +14,11 @@ enum kv_mode {
 	MODE_MICRO,  /* get and put latency, then get and 50/50 throughput */
 };
 
-/* The peers --compare runs beside SHMemora protected (--peers picks some). */
-enum { PEER_UNPROTECTED = 1, PEER_LMDB = 2, PEER_REDIS = 4, PEER_MEMCACHED = 8, PEER_ALL = 15 };
+/* The peers --compare runs beside SHMemora protected (--peers picks some).
+ * PEER_FLUSH, SHMemora protected in flush coherence mode, runs only when
+ * named: it is not one of "all". */
+enum { PEER_UNPROTECTED = 1, PEER_LMDB = 2, PEER_REDIS = 4, PEER_MEMCACHED = 8, PEER_ALL = 15,
+       PEER_FLUSH = 16 };
 
 #define SWEEP_MAX 16          /* thread counts in --sweep-threads */
 #define TWIN_ARGS_MAX 128     /* the twin's argv, before its own additions */
@@ -33,6 +36,7 @@ struct options {
 	int use_batch;             /* SHMemora load: one token per batch_kvs keys */
 	uint32_t batch_kvs;
 	int verify;                /* enum shmemora_verify */
+	int coherence;             /* --coherence: enum shmemora_coherence of SHMemora's pool */
 	int use_mac;               /* the positional use_mac, or -1 when not given */
 	const char *store;         /* --store: the one store to run */
 	int pipeline;              /* Redis, memcached: requests in flight */

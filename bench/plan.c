@@ -43,6 +43,8 @@ static int compare_round(const struct options *o, struct result *rows, int *bad)
 	};
 	int n = 0;
 	*bad |= run_store(o, &store_shmemora, 1, &rows[n++]) != 0;
+	if (o->peers & PEER_FLUSH)
+		*bad |= run_store(o, &store_shmemora_flush, 1, &rows[n++]) != 0;
 	if (o->peers & PEER_UNPROTECTED)
 		*bad |= twin_run(o, &rows[n++], 1) != 0;
 	if (o->peers & PEER_LMDB)

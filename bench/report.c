@@ -110,7 +110,8 @@ static void print_header(FILE *f, const struct options *o)
 	char line[600], machine[200];
 	report_describe(o, line, sizeof line);
 	report_machine(machine, sizeof machine);
-	fprintf(f, "%s\nmachine: %s; SHMemora: %s\n", line, machine, verification(o));
+	fprintf(f, "%s\nmachine: %s; SHMemora: %s%s\n", line, machine, verification(o),
+		o->coherence == SHMEMORA_FLUSH ? "; pool in flush coherence mode" : "");
 	if (o->hosts > 1)
 		fprintf(f, "%d host processes; latency percentiles are the worst host's\n", o->hosts);
 	if (o->repeat > 1)

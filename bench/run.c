@@ -153,7 +153,7 @@ int session_open(struct session *s, const struct options *o, const struct store_
 	s->cfg = (struct store_cfg){ .value_size = o->value_size, .pool_size = o->size,
 				     .hosts = o->hosts, .use_batch = o->use_batch,
 				     .batch_kvs = o->batch_kvs, .verify = o->verify,
-				     .pipeline = pipeline };
+				     .coherence = o->coherence, .pipeline = pipeline };
 	size_for_run(o, &s->cfg);
 	s->inserted_store = s->cfg.records;
 	s->inserted = &s->inserted_store;

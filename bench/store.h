@@ -31,6 +31,7 @@ struct store_cfg {
 	int use_batch;          /* SHMemora: one token per batch_kvs loaded keys */
 	uint32_t batch_kvs;
 	int verify;             /* SHMemora: enum shmemora_verify */
+	int coherence;          /* SHMemora: enum shmemora_coherence */
 	int pipeline;           /* Redis, memcached: requests in flight (1 = none) */
 	char dir[512];          /* scratch directory for pools, sockets, databases */
 };
@@ -68,6 +69,7 @@ struct store_driver {
 };
 
 extern const struct store_driver store_shmemora;
+extern const struct store_driver store_shmemora_flush; /* the same, in flush mode */
 extern const struct store_driver store_lmdb;
 extern const struct store_driver store_redis;
 extern const struct store_driver store_memcached;

@@ -35,6 +35,7 @@
 struct shm_global {
 	char path[600];
 	const struct store_cfg *cfg;
+	int coherence;              /* enum shmemora_coherence */
 };
 
 struct shm_proc {
@@ -144,6 +145,8 @@ static int create_pool(const struct shm_global *g, shmemora_pool **pool, char *e
 	if (!rc)
 		rc = shmemora_config_set_raw_size(c, 0); /* no raw region: KV only */
 	if (!rc)
+		rc = shmemora_config_set_coherence(c, (enum shmemora_coherence)g->coherence);
+	if (!rc)
 		rc = shmemora_create(g->path, c, pool);
 	shmemora_config_delete(c);
 	if (rc)
@@ -151,7 +154,7 @@ static int create_pool(const struct shm_global *g, shmemora_pool **pool, char *e
 	return rc;
 }
 
-static int shm_start(const struct store_cfg *cfg, void **global, char *err)
+static int start_in_mode(const struct store_cfg *cfg, int coherence, void **global, char *err)
 {
 	struct shm_global *g = calloc(1, sizeof *g);
 	if (!g) {
@@ -159,6 +162,7 @@ static int shm_start(const struct store_cfg *cfg, void **global, char *err)
 		return -1;
 	}
 	g->cfg = cfg;
+	g->coherence = coherence;
 	snprintf(g->path, sizeof g->path, "%s/pool", cfg->dir);
 	shmemora_pool *pool;
 	int rc = create_pool(g, &pool, err);
@@ -176,6 +180,19 @@ static int shm_start(const struct store_cfg *cfg, void **global, char *err)
 	shmemora_detach(pool);
 	*global = g; /* stop() destroys the pool, also after a failure here */
 	return rc;
+}
+
+/* In the mode --coherence chose. */
+static int shm_start(const struct store_cfg *cfg, void **global, char *err)
+{
+	return start_in_mode(cfg, cfg->coherence, global, err);
+}
+
+/* --compare --peers flush: the same store, in flush mode whatever
+ * --coherence says. */
+static int shm_start_flush(const struct store_cfg *cfg, void **global, char *err)
+{
+	return start_in_mode(cfg, SHMEMORA_FLUSH, global, err);
 }
 
 static int shm_attach(void *global, void **proc, char *err)
@@ -317,6 +334,21 @@ const struct store_driver store_shmemora = {
 	.settings = "protected path; pool on /dev/shm",
 #endif
 	.start = shm_start, .attach = shm_attach, .thread_open = shm_thread_open,
+	.load = shm_load, .read = shm_read, .update = shm_update, .insert = shm_update,
+	.multi_read = shm_multi_read, .batch_read = shm_multi_read,
+	.thread_close = shm_thread_close, .detach = shm_detach, .stop = shm_stop,
+	.error = shm_error,
+};
+
+const struct store_driver store_shmemora_flush = {
+#ifdef SHMEMORA_UNPROTECTED
+	.name = "shmemora-unprotected-flush",
+	.settings = "protection compiled out; flush coherence (lines written back, invalidated)",
+#else
+	.name = "shmemora-flush",
+	.settings = "protected path; flush coherence (lines written back, invalidated)",
+#endif
+	.start = shm_start_flush, .attach = shm_attach, .thread_open = shm_thread_open,
 	.load = shm_load, .read = shm_read, .update = shm_update, .insert = shm_update,
 	.multi_read = shm_multi_read, .batch_read = shm_multi_read,
 	.thread_close = shm_thread_close, .detach = shm_detach, .stop = shm_stop,

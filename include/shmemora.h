@@ -685,7 +685,10 @@ SHMEMORA_API int shmemora_region_acquire(shmemora_pool *pool, const shmemora_tok
 /** Copies `len` bytes at `offset` into buf.  Needs the read right. */
 SHMEMORA_API int shmemora_region_read(shmemora_pool *pool, const shmemora_token *token,
 				      uint64_t offset, void *buf, size_t len);
-/** Copies `len` bytes from buf to `offset`.  Needs the write right. */
+/** Copies `len` bytes from buf to `offset`.  Needs the write right.  In
+ *  flush mode, hosts writing the raw area at once must not share a 64-byte
+ *  line: without coherence, one host's write-back of the line can undo the
+ *  other's bytes (docs/coherence.md). */
 SHMEMORA_API int shmemora_region_write(shmemora_pool *pool, const shmemora_token *token,
 				       uint64_t offset, const void *buf, size_t len);
 /** Compares `len` bytes at `offset` with buf; *equal is 1 or 0.  Needs read. */
@@ -696,7 +699,9 @@ SHMEMORA_API int shmemora_region_compare(shmemora_pool *pool, const shmemora_tok
  * Atomic compare-and-swap of the 8-byte word at `offset` (8-aligned):
  * if it equals *expected, writes `desired` and sets *swapped = 1; else
  * stores the current value in *expected and sets *swapped = 0.  Needs read
- * and write.
+ * and write.  Coherent pools only: in flush mode the raw area is not
+ * coherent between hosts, so no atomic on it can be, and this returns
+ * SHMEMORA_E_UNSUPPORTED.
  */
 SHMEMORA_API int shmemora_region_cas64(shmemora_pool *pool, const shmemora_token *token,
 				       uint64_t offset, uint64_t *expected, uint64_t desired,

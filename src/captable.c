@@ -7,6 +7,14 @@
  * comes with its fields.  The snapshot is a seqlock read: a reader that
  * sees the same state word before and after copying the fields has a copy
  * of one incarnation of the entry.
+ *
+ * Flush mode.  The sync words (state, used, tomb) are in the coherent sync
+ * area: no call here writes them back or invalidates them.  The field line
+ * is data: its minter writes it back before publishing, and a reader drops
+ * its cached copy after loading the state and before copying the line, so
+ * the copy is of memory as it was no earlier than that load (dropping it
+ * before the load would let a mint land in between and leave the copy one
+ * incarnation behind a state that matches on both loads).
  */
 #include "captable.h"
 #include "crypto.h"
@@ -16,9 +24,9 @@
 
 #include <string.h>
 
-static void invalidate_entry(const struct captable *ct, uint64_t index)
+/* Drops this host's copy of entry `index`'s field line (flush mode). */
+static void invalidate_fields(const struct captable *ct, uint64_t index)
 {
-	coherence_invalidate(ct->coh, &ct->sync[index], sizeof ct->sync[index]);
 	coherence_invalidate(ct->coh, &ct->entries[index], sizeof ct->entries[index]);
 }
 
@@ -36,10 +44,11 @@ bool captable_read(const struct captable *ct, uint64_t index, struct cap_raw *ra
 	 * word, and a minter finishes within microseconds; a word that keeps
 	 * changing is being written in a loop by someone who means harm. */
 	for (int tries = 0; tries < 64; tries++) {
-		invalidate_entry(ct, index);
 		/* Acquire: pairs with the seq_cst store that published LIVE, so
-		 * the fields written before it are visible below. */
+		 * the fields written (and written back) before it are visible
+		 * below once our stale copy of them is dropped. */
 		raw->state = atomic_load_explicit(&s->state, memory_order_acquire);
+		invalidate_fields(ct, index);
 		seqlock_read(raw->line, e, sizeof raw->line);
 		/* Acquire: pairs with the release store of the tomb (revoke). */
 		raw->tomb = atomic_load_explicit(&s->tomb, memory_order_acquire);
@@ -83,10 +92,10 @@ bool captable_snapshot(const struct captable *ct, uint64_t index, struct cap_fie
 bool captable_unchanged(const struct captable *ct, uint64_t index, const struct cap_raw *raw)
 {
 	const struct cap_sync *s = &ct->sync[index];
-	invalidate_entry(ct, index);
 	/* Acquire, and the fence below: as in captable_read. */
 	if (atomic_load_explicit(&s->state, memory_order_acquire) != raw->state)
 		return false;
+	invalidate_fields(ct, index);
 	bool same = seqlock_equal(&ct->entries[index], raw->line, sizeof raw->line) &&
 		    atomic_load_explicit(&s->tomb, memory_order_acquire) == raw->tomb;
 	atomic_thread_fence(memory_order_acquire);
@@ -99,7 +108,6 @@ bool captable_still(const struct captable *ct, uint64_t id, uint64_t state)
 	if (index < 0)
 		return false;
 	const struct cap_sync *s = &ct->sync[index];
-	coherence_invalidate(ct->coh, s, sizeof *s);
 	/* Acquire: pairs with the release store of the tomb (revoke). */
 	return atomic_load_explicit(&s->state, memory_order_acquire) == state &&
 	       atomic_load_explicit(&s->tomb, memory_order_acquire) != id;
@@ -135,9 +143,8 @@ void captable_tag(const struct captable *ct, const struct cap_fields *f,
 static void write_fields(struct captable *ct, uint64_t index, const struct cap_fields *f)
 {
 	struct cap_entry *e = &ct->entries[index];
-	/* A stale copy of this line in our cache must not be written back
-	 * over another host's bytes: start from memory. */
-	coherence_invalidate(ct->coh, e, sizeof *e);
+	/* Every byte of the line is written below, so a stale copy of it in
+	 * our cache needs no fetch first: nothing of it is written back. */
 	field_store(&e->id, f->id);
 	field_store(&e->a, f->a);
 	field_store(&e->b, f->b);
@@ -160,7 +167,6 @@ int captable_mint(struct captable *ct, uint32_t host_id, uint64_t *cursor,
 	for (uint64_t i = 0; i < ct->count; i++) {
 		uint64_t index = (start + i) % ct->count;
 		struct cap_sync *s = &ct->sync[index];
-		coherence_invalidate(ct->coh, s, sizeof *s);
 		/* Relaxed: only a hint of which slot to try; the CAS below
 		 * decides, and orders what follows. */
 		uint64_t w = atomic_load_explicit(&s->state, memory_order_relaxed);
@@ -178,7 +184,6 @@ int captable_mint(struct captable *ct, uint32_t host_id, uint64_t *cursor,
 			/* Back to FREE, at a new generation: nothing was written
 			 * under the claim, so no order is needed beyond the CAS's. */
 			atomic_store(&s->state, cap_word(CAP_FREE, 0, gen));
-			coherence_writeback(ct->coh, s, sizeof *s);
 			return rc;
 		}
 		struct cap_fields f = *want;
@@ -194,7 +199,6 @@ int captable_mint(struct captable *ct, uint32_t host_id, uint64_t *cursor,
 		 * (the deriver re-reads its parent after this store; the revoker
 		 * sweeps after its revoking CAS). */
 		atomic_store(&s->state, f.state_word);
-		coherence_writeback(ct->coh, s, sizeof *s);
 		*cursor = index + 1 < ct->count ? index + 1 : 0;
 		*id = f.id;
 		captable_tag(ct, &f, tag);
@@ -221,7 +225,6 @@ bool captable_revoke(struct captable *ct, uint64_t index, const struct cap_field
 		 * captable_snapshot. */
 		atomic_store_explicit(&s->tomb, f->id, memory_order_release);
 	}
-	coherence_writeback(ct->coh, s, sizeof *s);
 	return done;
 }
 
@@ -235,7 +238,6 @@ void captable_credit(struct captable *ct, uint64_t parent_id, uint64_t units)
 	    cap_state_of(pf.state_word) == CAP_FREE || cap_state_of(pf.state_word) == CAP_MINTING)
 		return;
 	struct cap_sync *s = &ct->sync[pi];
-	coherence_invalidate(ct->coh, s, sizeof *s);
 	uint64_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
 	/* A re-mint of the parent's slot resets `used` to 0 first, which
 	 * fails this CAS; never below zero. */
@@ -243,7 +245,6 @@ void captable_credit(struct captable *ct, uint64_t parent_id, uint64_t units)
 						      used > units ? used - units : 0,
 						      memory_order_relaxed, memory_order_relaxed))
 		;
-	coherence_writeback(ct->coh, s, sizeof *s);
 }
 
 bool captable_free(struct captable *ct, uint64_t index, const struct cap_fields *f)
@@ -257,7 +258,6 @@ bool captable_free(struct captable *ct, uint64_t index, const struct cap_fields 
 	if (!atomic_compare_exchange_strong(&s->state, &w,
 					    cap_word(CAP_FREE, 0, cap_gen_of(w) + 1)))
 		return false;
-	coherence_writeback(ct->coh, s, sizeof *s);
 	/* An entry left MINTING by a dead host may hold half its fields: its
 	 * parent's charge is left for 'shmemora check --repair' to recount. */
 	if (cap_state_of(f->state_word) != CAP_MINTING)
@@ -271,7 +271,6 @@ uint64_t captable_used(const struct captable *ct, const struct cap_fields *f)
 	if (index < 0)
 		return 0;
 	const struct cap_sync *s = &ct->sync[index];
-	coherence_invalidate(ct->coh, s, sizeof *s);
 	/* Relaxed: a count, read for display and for a default quota; the
 	 * charge itself is a CAS. */
 	return atomic_load_explicit(&s->used, memory_order_relaxed);
@@ -288,7 +287,6 @@ void captable_set_used(struct captable *ct, uint64_t index, uint64_t used)
 	struct cap_sync *s = &ct->sync[index];
 	/* Relaxed: a recount by `check --repair`, which runs on a quiet pool. */
 	atomic_store_explicit(&s->used, used, memory_order_relaxed);
-	coherence_writeback(ct->coh, s, sizeof *s);
 }
 
 int captable_charge(struct captable *ct, const struct cap_fields *parent, uint64_t units)
@@ -298,7 +296,6 @@ int captable_charge(struct captable *ct, const struct cap_fields *parent, uint64
 		return error_set(SHMEMORA_E_TOKEN_REFUSED, "token %016llx names no slot",
 				 (unsigned long long)parent->id);
 	struct cap_sync *s = &ct->sync[index];
-	coherence_invalidate(ct->coh, s, sizeof *s);
 	/* Relaxed: the CAS below rereads it if it moved. */
 	uint64_t used = atomic_load_explicit(&s->used, memory_order_relaxed);
 	do {
@@ -314,7 +311,6 @@ int captable_charge(struct captable *ct, const struct cap_fields *parent, uint64
 	} while (!atomic_compare_exchange_weak_explicit(&s->used, &used, used + units,
 							memory_order_relaxed,
 							memory_order_relaxed));
-	coherence_writeback(ct->coh, s, sizeof *s);
 	return 0;
 }
 

@@ -1,7 +1,9 @@
 /*
- * coherence.c — the flush/invalidate primitives behind coherence.h.
+ * coherence.c — the flush/invalidate primitives behind coherence.h, and in
+ * the cache model build their model counterparts.
  */
 #include "coherence.h"
+#include "cachemodel.h"
 #include "cpu.h"
 #include "error.h"
 
@@ -44,6 +46,12 @@ enum coh_flush_insn coherence_best_writeback(void)
 int coherence_init(struct coherence *coh, int flush_mode)
 {
 	const struct cpu_features *f = cpu_features();
+#ifdef SHMEMORA_CACHE_MODEL
+	/* The model is what every test of this build is about: a pool created
+	 * coherent runs in flush mode too. */
+	flush_mode = 1;
+	coh->model = NULL;
+#endif
 	coh->flush_mode = flush_mode;
 	coh->writeback = COH_NONE;
 	coh->invalidate = COH_NONE;
@@ -109,3 +117,31 @@ const char *coherence_insn_name(enum coh_flush_insn insn)
 	}
 	return "none";
 }
+
+#ifdef SHMEMORA_CACHE_MODEL
+/* The model stands for the hardware: no instruction runs, the calling
+ * host's modelled cache does what the instruction would. */
+void coherence_model_writeback(const struct coherence *coh, const void *addr, size_t len,
+			       const char *file, int line)
+{
+	cache_model_writeback(coh->flush_mode ? coh->model : NULL, addr, len, file, line);
+}
+
+void coherence_model_invalidate(const struct coherence *coh, const void *addr, size_t len,
+				const char *file, int line)
+{
+	cache_model_invalidate(coh->flush_mode ? coh->model : NULL, addr, len, file, line);
+}
+
+int coherence_model_map(struct coherence *coh, void *base, uint64_t size, uint64_t sync_lo,
+			uint64_t sync_hi, int fd, uint64_t offset)
+{
+	return cache_model_map(&coh->model, base, size, sync_lo, sync_hi, fd, offset);
+}
+
+void coherence_model_unmap(struct coherence *coh)
+{
+	cache_model_unmap(coh->model);
+	coh->model = NULL;
+}
+#endif

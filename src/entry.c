@@ -1,12 +1,23 @@
 /*
  * entry.c — the entry protocol (see entry.h).
  *
+ * Flush mode (docs/coherence.md): entries are data, not coherent.  A
+ * builder writes the entry (alloc_block hands out a block whose first
+ * line, with seq, is current in our cache), makes seq even and writes it
+ * all back, before the index CAS that names it.  A
+ * reader fetches the entry's lines after the slot load that named it (in
+ * one go when the slot's hint covers them), and confirms what it read by
+ * the slot (index_hit_still) or, found without a slot (walks, check), by
+ * fetching the header again.
+ *
  * Orderings, and what each pairs with:
- *   build:   fields and bytes, write-back, then the release store that makes
- *            seq even; pairs with the acquire load of seq in entry_read.
+ *   build:   fields and bytes, the release store that makes seq even, then
+ *            the write-back; pairs with the acquire load of seq in
+ *            entry_read.
  *   read:    acquire load of seq, the header and bytes, an acquire fence,
- *            then seq again (entry_unchanged): the fence keeps the copies
- *            before the second load.
+ *            then seq again (entry_unchanged) or the slot again
+ *            (index_hit_still): the fence keeps the copies before the
+ *            second load.
  *   retire:  release store of an odd seq, then alloc_free's release push:
  *            whoever pops the block (acquire) sees it odd before rebuilding.
  */
@@ -113,12 +124,42 @@ static bool snapshot_sane(const struct entries *es, const struct entry_snap *s)
 	       es->heap->class_size[s->size_class];
 }
 
-int entry_read(const struct entries *es, uint64_t offset, const struct entry_key *want,
-	       struct entry_snap *snap)
+/* A stable entry failed validation: damaged, or changed while read? */
+static int corrupt_or_retry(const struct entries *es, const struct entry_snap *snap, bool sane)
 {
+	if (!entry_unchanged(es, snap))
+		return ENTRY_RETRY;
+	if (!sane)
+		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu has an impossible header "
+				 "(class %u, key %u bytes, value %u bytes)",
+				 (unsigned long long)snap->offset, snap->size_class, snap->key_len,
+				 snap->value_len);
+	return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu fails its MAC: its header "
+			 "or key was changed by someone without the pool key",
+			 (unsigned long long)snap->offset);
+}
+
+/*
+ * Fetches [offset, offset + bytes) in flush mode (the header at least,
+ * never past the partitions) and reads the header once into *snap.
+ * ENTRY_RETRY while the block is free or being rebuilt, else 0, with
+ * snap->fetched the bytes past the header that came with it.  Fetching the
+ * lines after the header's before reading the header is sound: everything
+ * of the entry was written back before the index named it, and the caller
+ * read that name before this.
+ */
+static int read_header(const struct entries *es, uint64_t offset, uint64_t bytes,
+		       struct entry_snap *snap)
+{
+	const struct heap *h = es->heap;
+	uint64_t end = h->data_offset + h->data_size; /* offset: validated, before it */
 	struct kv_entry *e = entry_at(es, offset);
-	const struct coherence *coh = es->heap->coh;
-	coherence_invalidate(coh, e, sizeof *e);
+	if (bytes < sizeof *e)
+		bytes = sizeof *e;
+	if (bytes > end - offset)
+		bytes = end - offset;
+	coherence_invalidate(h->coh, e, bytes);
+	snap->fetched = (uint32_t)(bytes - sizeof *e);
 	/* Acquire: pairs with the release store that made the seq even in
 	 * entry_build, so the header and key below are the built ones. */
 	snap->seq = atomic_load_explicit(&e->seq, memory_order_acquire);
@@ -136,31 +177,44 @@ int entry_read(const struct entries *es, uint64_t offset, const struct entry_key
 	snap->flags = field_load(&e->flags);
 	snap->nonce = field_load(&e->nonce);
 	snap->mac = field_load(&e->mac);
-	bool sane = snapshot_sane(es, snap);
-	bool same_key = false;
-	if (sane && want && snap->ns_hash == want->ns_hash && snap->ns_gen == want->ns_gen &&
-	    snap->key_len == want->len) {
-		/* Bounded by the validated snapshot: inside the block. */
-		bounds_check(es, snap, key_bytes(es, snap), snap->key_len);
-		coherence_invalidate(coh, key_bytes(es, snap), snap->key_len);
-		same_key = seqlock_equal(key_bytes(es, snap), want->key, want->len);
+	return snapshot_sane(es, snap) ? 0 : corrupt_or_retry(es, snap, false);
+}
+
+int entry_read(const struct entries *es, uint64_t offset, const struct entry_key *want,
+	       struct entry_snap *snap)
+{
+	if (want)
+		return entry_lookup(es, offset, want, 0, snap);
+	int rc = read_header(es, offset, 0, snap);
+	if (rc)
+		return rc;
+	return entry_unchanged(es, snap) ? ENTRY_OTHER : ENTRY_RETRY;
+}
+
+int entry_lookup(const struct entries *es, uint64_t offset, const struct entry_key *want,
+		 uint64_t bytes, struct entry_snap *snap)
+{
+	int rc = read_header(es, offset, bytes, snap);
+	if (rc)
+		return rc;
+	if (snap->ns_hash != want->ns_hash || snap->ns_gen != want->ns_gen ||
+	    snap->key_len != want->len)
+		return ENTRY_OTHER;
+	/* The key, and the value a lookup goes on to copy, as far as the
+	 * first fetch did not bring them: bounded by the validated snapshot,
+	 * inside the block. */
+	uint32_t need = snap->key_len + snap->value_len;
+	bounds_check(es, snap, key_bytes(es, snap), need);
+	if (snap->fetched < need) {
+		coherence_invalidate(es->heap->coh, key_bytes(es, snap) + snap->fetched,
+				     need - snap->fetched);
+		snap->fetched = need;
 	}
-	if (!entry_unchanged(es, snap))
-		return ENTRY_RETRY;
-	if (!sane)
-		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu has an impossible header "
-				 "(class %u, key %u bytes, value %u bytes)",
-				 (unsigned long long)offset, snap->size_class, snap->key_len,
-				 snap->value_len);
-	if (!same_key)
+	if (!seqlock_equal(key_bytes(es, snap), want->key, want->len))
 		return ENTRY_OTHER;
 	/* Over the caller's key, which equalled the entry's: the bytes in
 	 * the pool are not read again. */
-	if (!want_mac_ok(es, snap, want))
-		return error_set(SHMEMORA_E_CORRUPT, "entry at offset %llu fails its MAC: its header "
-				 "or key was changed by someone without the pool key",
-				 (unsigned long long)offset);
-	return ENTRY_MATCH;
+	return want_mac_ok(es, snap, want) ? ENTRY_MATCH : corrupt_or_retry(es, snap, true);
 }
 
 bool entry_mac_ok(const struct entries *es, const struct entry_snap *snap, const void *key)
@@ -174,7 +228,8 @@ void entry_copy_value(const struct entries *es, const struct entry_snap *snap, v
 		return;
 	const uint8_t *src = key_bytes(es, snap) + snap->key_len;
 	bounds_check(es, snap, src, snap->value_len);
-	coherence_invalidate(es->heap->coh, src, snap->value_len);
+	if (snap->fetched < snap->key_len + snap->value_len) /* else fetched with the key */
+		coherence_invalidate(es->heap->coh, src, snap->value_len);
 	seqlock_read(buf, src, snap->value_len);
 }
 
@@ -246,10 +301,12 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, struct magazi
 		return rc;
 	struct kv_entry *e = entry_at(es, *offset);
 	const struct coherence *coh = es->heap->coh;
-	/* Our cache may hold this block's lines from its previous life; start
-	 * from memory so a write-back never carries stale bytes of a line
-	 * another host wrote since. */
-	coherence_invalidate(coh, e, sizeof *e + k->len + value_len);
+	/* No fetch first.  The next seq must exceed every earlier one of the
+	 * block, and alloc_block hands out a block whose first line is current
+	 * in our cache: a popped block's (the pop read its free link there),
+	 * or a carved block's, which had no earlier life in this pool.  Every
+	 * other byte a reader uses is written below; what follows the value in
+	 * its last line is never read. */
 	/* Relaxed: the acquire pop of the block ordered us after its retire. */
 	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
 	struct entry_snap s = {
@@ -262,16 +319,25 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, struct magazi
 	seqlock_write((uint8_t *)(e + 1), k->key, k->len);
 	if (value_len)
 		seqlock_write((uint8_t *)(e + 1) + k->len, value, value_len);
-	coherence_writeback(coh, e, sizeof *e + k->len + value_len);
-	/* Even, and different from the value a retired block leaves (odd).
-	 * A block carved where an extent of another class had a block
-	 * boundary holds old bytes here: any value will do, since a reader
-	 * of the old block compares its seq and MAC, at the old offset, with
-	 * the bytes there now.  Release: the contents are written before the
-	 * entry reads as stable. */
+	/* Even, and different from the value a retired block leaves (odd):
+	 * one more than the block's last build (the slot's build tag grows)
+	 * for a block popped from a list or taken from our magazine, whose
+	 * first line is current here.  A block carved in an extent given back
+	 * and claimed again holds old bytes here (stale, in flush mode, if we
+	 * read them in its earlier life): any value will do for readers, who
+	 * compare seq and MAC at the old offset with the bytes there now, and
+	 * the build tag then repeats an old one only by chance, while the ABA
+	 * it guards against would need the extent emptied, given back and
+	 * claimed again between a writer's read of a slot and its CAS.
+	 * Release: the contents are written before the entry reads as stable. */
 	s.seq = (seq | 1) + 1;
 	atomic_store_explicit(&e->seq, s.seq, memory_order_release);
-	coherence_writeback(coh, &e->seq, sizeof e->seq);
+	/* One write-back of it all, before the index CAS that names it: no
+	 * host reads the new entry before that.  A reader still holding the
+	 * block's previous entry may meet the new seq before the new bytes
+	 * reach memory; it confirms by its slot or by seq and MAC, which have
+	 * both changed, and reads again. */
+	coherence_writeback(coh, e, sizeof *e + k->len + value_len);
 	*built = s;
 	return 0;
 }
@@ -290,13 +356,18 @@ void entry_set_version(struct entries *es, struct entry_snap *built, const void 
 void entry_make_unreadable(struct entries *es, uint64_t offset)
 {
 	struct kv_entry *e = entry_at(es, offset);
-	coherence_invalidate(es->heap->coh, &e->seq, sizeof e->seq);
+	/* No fetch: the caller read this entry (or built it), and only the one
+	 * that took it out of its slot retires it, so our copy of seq is
+	 * current. */
 	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
 	/* Odd, and different: any reader still copying it sees the change and
 	 * retries.  Release: the push that frees the block (release) carries it
-	 * to whoever pops the block (acquire). */
+	 * to whoever pops the block (acquire).  In flush mode the line goes to
+	 * memory with the free link written beside seq when the block is put
+	 * on a list (alloc.c); while it sits in a magazine nobody needs it:
+	 * a reader of the old entry confirms by its slot, which has changed,
+	 * or by the bytes a rebuild writes back. */
 	atomic_store_explicit(&e->seq, (seq & 1) ? seq + 2 : seq + 1, memory_order_release);
-	coherence_writeback(es->heap->coh, &e->seq, sizeof e->seq);
 }
 
 void entry_retire(struct entries *es, uint64_t offset, int cls, uint32_t host,

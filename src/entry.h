@@ -21,6 +21,13 @@
  *                     raw bytes could set seq back to a value a reader saw
  *                     while the block was rebuilt; a rebuild never keeps
  *                     the MAC, since every build draws a new nonce.)
+ * A reader that found the entry through an index slot may confirm by the
+ * slot instead (index_hit_still): an entry is retired only after its slot
+ * stops naming it, and a slot names a build by its seq (index.h's build
+ * tag), so a slot that holds the same value before and after the reads
+ * names an entry that was neither retired nor rebuilt in between.  That
+ * costs one coherent load instead of a second fetch of the header (flush
+ * mode).
  * Nothing after entry_read() looks at the header in the pool again, so a
  * host that rewrites a length in a loop cannot make a reader copy more than
  * the snapshot it validated, and the MAC (SipHash under a key derived from
@@ -96,6 +103,7 @@ struct entry_snap {
 	uint32_t key_len, value_len, ns_gen, owner_epoch, nonce;
 	uint16_t owner_host;
 	uint8_t size_class, flags;
+	uint32_t fetched;  /* bytes after the header fetched since (flush mode) */
 };
 
 enum entry_read_result {
@@ -111,9 +119,21 @@ enum entry_read_result {
  * validation (a damaged or tampered header, or a MAC that does not verify).
  * With `want` NULL, ENTRY_OTHER means "a valid header was read" (its key
  * and MAC are the caller's to check: entry_copy_key, entry_mac_ok).
+ *
+ * With `want`, a result is rechecked here only when it would be an error
+ * (to tell a change from damage): the caller confirms MATCH and OTHER by
+ * the slot that named the entry (index_hit_still, see above).  A match
+ * fetches the value's lines with the key's (flush mode), so that
+ * entry_copy_value need not fetch them again.  Without `want` the read is
+ * rechecked here (entry_unchanged).
  */
 int entry_read(const struct entries *es, uint64_t offset, const struct entry_key *want,
 	       struct entry_snap *snap);
+
+/* entry_read with `want`, fetching in flush mode the first `bytes` of the
+ * entry (a slot's hint: index.h) with the header, in one go. */
+int entry_lookup(const struct entries *es, uint64_t offset, const struct entry_key *want,
+		 uint64_t bytes, struct entry_snap *snap);
 
 /* Copies the snapshot's value (its value_len bytes, which the caller has
  * room for) into buf. */
@@ -149,7 +169,9 @@ void entry_set_version(struct entries *es, struct entry_snap *built, const void 
 /* Makes an entry that no slot names any more unreadable (seq odd and
  * different, so a reader still copying it retries) and frees its block, on
  * behalf of `host` through `mag` (alloc_free).  `cls` is the class its
- * snapshot or its builder knows. */
+ * snapshot or its builder knows.  The caller read the entry since it last
+ * changed (or built it): in flush mode its header line is current in this
+ * host's cache. */
 void entry_retire(struct entries *es, uint64_t offset, int cls, uint32_t host,
 		  struct magazine *mag);
 

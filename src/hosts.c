@@ -153,13 +153,12 @@ static uint32_t identity_ticket(const struct host_identity *id)
 }
 
 int registry_init(struct registry *reg, struct host_slot *slots, uint32_t count,
-		  uint32_t lease_ms, const struct coherence *coh)
+		  uint32_t lease_ms)
 {
 	memset(reg, 0, sizeof *reg);
 	reg->slots = slots;
 	reg->count = count;
 	reg->lease_ms = lease_ms;
-	reg->coh = coh;
 	int rc = host_identity_self(&reg->self);
 	if (rc)
 		return rc;
@@ -270,13 +269,11 @@ static int try_claim(struct registry *reg, uint32_t i, bool take_dead, uint32_t 
 						     memory_order_acq_rel, memory_order_acquire))
 		return 0;
 	write_identity(slot, &reg->self);
-	coherence_writeback(reg->coh, slot, sizeof *slot);
 	/* Release: the identity fields are visible before ATTACHED is. */
 	uint64_t attached = owner_word(OWNER_ATTACHED, e, 0);
 	if (!atomic_compare_exchange_strong_explicit(&slot->owner, &claiming, attached,
 						     memory_order_release, memory_order_relaxed))
 		return 0; /* taken over: we stalled for a whole lease; look on */
-	coherence_writeback(reg->coh, slot, sizeof *slot);
 	*epoch = e;
 	return 1;
 }
@@ -402,7 +399,6 @@ int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch)
 	} while (!atomic_compare_exchange_weak_explicit(&slot->owner, &w, free_w,
 							 memory_order_release,
 							 memory_order_acquire));
-	coherence_writeback(reg->coh, slot, sizeof *slot);
 	return 0;
 }
 
@@ -425,7 +421,6 @@ int hosts_heartbeat(struct registry *reg, uint32_t host_id, uint32_t epoch)
 							 memory_order_relaxed));
 	/* For people reading `shmemora hosts`: our wall clock, never compared. */
 	atomic_store_explicit(&slot->heartbeat_ns, clock_ns(CLOCK_REALTIME), memory_order_relaxed);
-	coherence_writeback(reg->coh, slot, sizeof *slot);
 	return 0;
 }
 
@@ -456,7 +451,6 @@ int hosts_reclaim_dead(struct registry *reg, uint32_t host_id)
 	if (!atomic_compare_exchange_strong_explicit(&slot->owner, &w, freed,
 						     memory_order_acq_rel, memory_order_acquire))
 		return error_set(SHMEMORA_E_BUSY, "host slot %u changed meanwhile", host_id);
-	coherence_writeback(reg->coh, slot, sizeof *slot);
 	return 0;
 }
 

@@ -30,7 +30,6 @@
 #ifndef SHMEMORA_HOSTS_H
 #define SHMEMORA_HOSTS_H
 
-#include "coherence.h"
 #include "layout.h"
 #include "shmemora.h"
 
@@ -65,7 +64,6 @@ struct registry {
 	struct host_slot *slots;        /* the mapped region (or a private copy) */
 	uint32_t count;
 	uint32_t lease_ms;
-	const struct coherence *coh;
 	struct host_identity self;      /* this process, read once by registry_init */
 	struct slot_watch *watch;       /* per slot; guarded by *lock */
 	pthread_mutex_t *lock;
@@ -74,10 +72,11 @@ struct registry {
 /* This process's identity (pid, start time, pid namespace, boot id). */
 int host_identity_self(struct host_identity *id);
 
-/* Binds a registry to `slots` and gives it an empty watch table.  `coh`
- * may be NULL for a private copy. */
+/* Binds a registry to `slots` (the mapped region, or a private copy) and
+ * gives it an empty watch table.  The registry is in the sync area, which
+ * is coherent in both modes: no call here writes back or invalidates. */
 int registry_init(struct registry *reg, struct host_slot *slots, uint32_t count,
-		  uint32_t lease_ms, const struct coherence *coh);
+		  uint32_t lease_ms);
 void registry_fini(struct registry *reg);
 
 /* Claims slot `requested` (>= 0) or a free or dead one (-1).  Free slots

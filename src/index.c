@@ -51,11 +51,12 @@ bool index_in_window(const struct kv_index *ix, uint64_t h, uint64_t pos)
 	return ((bucket - home) & (buckets - 1)) < PROBE_BUCKETS;
 }
 
-/* Reads slot s, invalidating its line first in flush mode.  Acquire: pairs
- * with the CAS that published the slot, so the entry it names is built. */
-static uint64_t load_slot(const struct kv_index *ix, _Atomic uint64_t *s)
+/* Reads slot s.  Acquire: pairs with the CAS that published the slot, so
+ * the entry it names is built (and, in flush mode, written back: the
+ * builder's write-back precedes its publishing CAS).  Slots are in the sync
+ * area, coherent in both modes: nothing to invalidate. */
+static uint64_t load_slot(_Atomic uint64_t *s)
 {
-	coherence_invalidate(ix->coh, s, sizeof *s);
 	return atomic_load_explicit(s, memory_order_acquire);
 }
 
@@ -73,17 +74,19 @@ void index_prefetch_entries(const struct kv_index *ix, uint64_t hash)
 		uint64_t v = atomic_load_explicit(&bucket[i], memory_order_relaxed);
 		if (v && index_slot_fp_matches(v, hash)) {
 			uint64_t off = index_slot_offset(ix, v);
-			if (off)
-				__builtin_prefetch(ix->entries->heap->base + off, 0, 3);
+			const uint8_t *e = ix->entries->heap->base + off;
+			/* The header, and as much of the value as the slot's hint
+			 * says, four lines at most. */
+			uint64_t bytes = index_slot_entry_bytes(v);
+			for (uint64_t at = 0; off && at < bytes && at < 4 * 64; at += 64)
+				__builtin_prefetch(e + at, 0, 3);
 		}
 	}
 }
 
 uint64_t index_slot_load(const struct kv_index *ix, uint64_t pos)
 {
-	_Atomic uint64_t *s = &ix->slots[pos];
-	coherence_invalidate(ix->coh, s, sizeof *s);
-	return atomic_load(s); /* seq_cst: see index.h */
+	return atomic_load(&ix->slots[pos]); /* seq_cst: see index.h */
 }
 
 /* Reads the entry slot position `pos` names, with its key and MAC, for a
@@ -150,8 +153,19 @@ int index_walk(struct kv_index *ix, uint64_t from, uint8_t *keybuf, index_visit 
 	return 0;
 }
 
+/* Does slot s still hold v, after the reads of the entry it named?  Then
+ * those reads were of one whole entry (entry.h: an entry is retired only
+ * after its slot stops naming it, and a rebuild changes the build tag). */
+static bool slot_still(_Atomic uint64_t *s, uint64_t v)
+{
+	/* The entry's reads complete before the slot is read again. */
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(s, memory_order_relaxed) == v;
+}
+
 /* Reads the entry slot value v names, for key k.  Returns an enum
- * entry_read_result or E_CORRUPT. */
+ * entry_read_result or E_CORRUPT; MATCH and OTHER are the caller's to
+ * confirm with slot_still. */
 static int read_named(struct kv_index *ix, const struct entry_key *k, uint64_t v,
 		      struct entry_snap *snap)
 {
@@ -159,7 +173,7 @@ static int read_named(struct kv_index *ix, const struct entry_key *k, uint64_t v
 	if (!off)
 		return error_set(SHMEMORA_E_CORRUPT, "index slot %016llx points outside the data "
 				 "partitions", (unsigned long long)v);
-	return entry_read(ix->entries, off, k, snap);
+	return entry_lookup(ix->entries, off, k, index_slot_entry_bytes(v), snap);
 }
 
 int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
@@ -169,7 +183,7 @@ int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
 		bool retry = false;
 		for (unsigned i = 0; i < INDEX_WINDOW && !retry; i++) {
 			_Atomic uint64_t *s = index_window_slot(ix, hash, i);
-			uint64_t v = load_slot(ix, s);
+			uint64_t v = load_slot(s);
 			if (v == 0 || index_slot_is_tentative(v) || !index_slot_fp_matches(v, hash))
 				continue;
 			int m = read_named(ix, k, v, &hit->snap);
@@ -181,11 +195,11 @@ int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
 				/* Another key's entry, or ours replaced and its block
 				 * rebuilt for another key since we read the slot: then
 				 * the slot has moved on, and the key is still here. */
-				retry = load_slot(ix, s) != v;
+				retry = !slot_still(s, v);
 			} else {
-				/* Still published in this slot? Then it was live at a
-				 * moment between the two loads. */
-				if (load_slot(ix, s) != v) {
+				/* Still published in this slot? Then it was live, and
+				 * whole as read, at a moment between the two loads. */
+				if (!slot_still(s, v)) {
 					retry = true;
 					continue;
 				}
@@ -216,11 +230,37 @@ bool index_tentative_abandoned(const struct kv_index *ix, uint64_t v)
 bool index_clear_slot(struct kv_index *ix, _Atomic uint64_t *s, uint64_t v)
 {
 	/* seq_cst, like every slot CAS: see index_publish_new. */
+	(void)ix;
 	bool ok = atomic_compare_exchange_strong(s, &v, 0);
-	coherence_writeback(ix->coh, s, sizeof *s);
 	if (!ok)
 		contention[CONT_INDEX]++;
 	return ok;
+}
+
+/*
+ * Does slot s name an entry of key k?  ENTRY_MATCH with *v and *snap, 0
+ * when it does not, or an error.  An entry that changed while it was read
+ * (retired by a replace, or its block rebuilt for another key) leaves the
+ * slot naming its successor, which may well be of our key: look again until
+ * the slot holds still over a read.  (Taking such an entry for "not ours"
+ * let a writer that read the slot of another writer's new key just as that
+ * writer replaced it confirm a second slot for the key.)
+ */
+static int slot_names_key(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
+			  _Atomic uint64_t *s, uint64_t *v, struct entry_snap *snap)
+{
+	for (int attempt = 0; attempt < FIND_ATTEMPTS; attempt++) {
+		*v = atomic_load(s); /* seq_cst: see competitor() */
+		if (*v == 0 || !index_slot_fp_matches(*v, hash))
+			return 0;
+		int m = read_named(ix, k, *v & ~SLOT_TENTATIVE, snap);
+		if (m < ENTRY_RETRY)
+			return m;
+		if (m != ENTRY_RETRY && slot_still(s, *v))
+			return m == ENTRY_MATCH ? ENTRY_MATCH : 0;
+	}
+	return error_set(SHMEMORA_E_CONTENDED, "an index slot in this key's window kept "
+			 "changing while a new key was published (%d attempts)", FIND_ATTEMPTS);
 }
 
 /*
@@ -242,16 +282,13 @@ static int competitor(struct kv_index *ix, const struct entry_key *k, uint64_t h
 		if (i == mine)
 			continue;
 		_Atomic uint64_t *s = index_window_slot(ix, hash, i);
-		coherence_invalidate(ix->coh, s, sizeof *s);
-		uint64_t v = atomic_load(s); /* seq_cst: see above */
-		if (v == 0 || !index_slot_fp_matches(v, hash))
-			continue;
+		uint64_t v;
 		struct entry_snap snap;
-		int m = read_named(ix, k, v & ~SLOT_TENTATIVE, &snap);
-		if (m < ENTRY_RETRY)
+		int m = slot_names_key(ix, k, hash, s, &v, &snap);
+		if (m < 0)
 			return m;
 		if (m != ENTRY_MATCH)
-			continue; /* another key, or changing: not a copy of ours */
+			continue; /* empty, or another key's */
 		if (!index_slot_is_tentative(v)) {
 			*hit = (struct index_hit){ s, v, snap };
 			return 1;
@@ -278,13 +315,11 @@ static unsigned claim_empty(struct kv_index *ix, uint64_t hash, uint64_t tentati
 		/* seq_cst, not merely release: the store half of the
 		 * store-buffering pattern in competitor(); release also orders
 		 * our entry's contents before the slot names it. */
-		if (load_slot(ix, s) == 0 &&
+		if (load_slot(s) == 0 &&
 		    atomic_compare_exchange_strong_explicit(s, &expect, tentative,
 							    memory_order_seq_cst,
-							    memory_order_relaxed)) {
-			coherence_writeback(ix->coh, s, sizeof *s);
+							    memory_order_relaxed))
 			return i;
-		}
 		if (expect != 0)
 			contention[CONT_INDEX]++; /* taken between our load and CAS */
 	}
@@ -292,9 +327,9 @@ static unsigned claim_empty(struct kv_index *ix, uint64_t hash, uint64_t tentati
 }
 
 int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
-		      uint64_t offset, struct index_hit *hit)
+		      const struct entry_snap *e, struct index_hit *hit)
 {
-	uint64_t confirmed = index_slot_make(hash, offset, false);
+	uint64_t confirmed = index_slot_make(hash, e, false);
 	uint64_t tentative = confirmed | SLOT_TENTATIVE;
 	for (int attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
 		unsigned mine = claim_empty(ix, hash, tentative);
@@ -310,7 +345,6 @@ int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t h
 			uint64_t expect = tentative;
 			/* seq_cst: a confirmed slot is what readers look for. */
 			if (atomic_compare_exchange_strong(s, &expect, confirmed)) {
-				coherence_writeback(ix->coh, s, sizeof *s);
 				hit->slot = s;
 				hit->slot_value = confirmed;
 				return 0;
@@ -331,18 +365,27 @@ int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t h
 			 "writer of it (%d attempts)", PUBLISH_ATTEMPTS);
 }
 
-bool index_replace(struct kv_index *ix, const struct index_hit *hit, uint64_t offset)
+bool index_replace(struct kv_index *ix, const struct index_hit *hit, const struct entry_snap *e,
+		   uint64_t *now)
 {
+	(void)ix;
 	uint64_t expect = hit->slot_value;
-	uint64_t fp = hit->slot_value & (SLOT_FP_MASK << SLOT_FP_SHIFT);
+	uint64_t want = index_slot_naming(hit->slot_value, e);
 	/* seq_cst (so also release): the new entry is built before it is
 	 * named, and the replace is ordered against namespace deletion's
 	 * state change (kv.c). */
-	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, fp | offset / 64);
-	coherence_writeback(ix->coh, hit->slot, sizeof *hit->slot);
+	bool ok = atomic_compare_exchange_strong(hit->slot, &expect, want);
+	if (ok && now)
+		*now = want;
 	if (!ok)
 		contention[CONT_INDEX]++;
 	return ok;
+}
+
+bool index_hit_still(const struct kv_index *ix, const struct index_hit *hit)
+{
+	(void)ix;
+	return slot_still(hit->slot, hit->slot_value);
 }
 
 bool index_remove(struct kv_index *ix, const struct index_hit *hit)

@@ -33,19 +33,57 @@
 #define SLOTS_PER_BUCKET 8
 #define INDEX_WINDOW (PROBE_BUCKETS * SLOTS_PER_BUCKET)
 
-/* Slot word: bit 63 TENTATIVE, bits 48..62 fingerprint (15 bits of the
- * hash), bits 0..47 the entry's pool offset / 64. */
+/*
+ * Slot word: bit 63 TENTATIVE, bits 52..62 fingerprint (11 bits of the
+ * hash), bits 48..51 the entry's lines, bits 36..47 the build tag, bits
+ * 0..35 the entry's pool offset / 64.
+ *
+ * The entry's lines (header, key and value: 1 to 16, stored less one; 16
+ * for a longer entry) let a reader in flush mode fetch the whole entry in
+ * one go as soon as it has read the slot, instead of the header first and
+ * then, once it knows the lengths, the rest: one trip to memory, not two.
+ * They are a hint: lengths still come from the validated header, and a
+ * wrong count (a raw writer's) only fetches other lines or fewer.
+ *
+ * The build tag is the entry's seq / 2, which grows by one with every build
+ * of a block.  Without it a writer that read a slot, and then compares and
+ * swaps it, could succeed on a later entry built in the same block (freed
+ * and reused meanwhile: the free lists are LIFO, so at once) and replace
+ * it with a version computed from the old one (ABA: two puts, one version;
+ * a compare-and-swap on a version that was no longer current).  With it
+ * the block would have to be rebuilt a multiple of 4096 times in between.
+ */
 #define SLOT_TENTATIVE (1ULL << 63)
-#define SLOT_FP_SHIFT 48
-#define SLOT_FP_MASK 0x7fffULL
-#define SLOT_OFFSET_BITS 48
-_Static_assert(((1ULL << SLOT_OFFSET_BITS) - 1) * 64 >= MAX_POOL_SIZE,
+#define SLOT_FP_SHIFT 52
+#define SLOT_FP_MASK 0x7ffULL
+#define SLOT_LINES_SHIFT 48
+#define SLOT_LINES_MASK 0xfULL
+#define SLOT_TAG_SHIFT 36
+#define SLOT_TAG_MASK 0xfffULL
+#define SLOT_OFFSET_BITS 36
+_Static_assert(((1ULL << SLOT_OFFSET_BITS) - 1) * 64 >= MAX_POOL_SIZE - 64,
 	       "a slot reaches every entry of the largest pool");
 
-static inline uint64_t index_slot_make(uint64_t hash, uint64_t offset, bool tentative)
+/* The slot value naming built entry `e` with fingerprint `fp_bits` (a hash
+ * shifted into place, or another slot value's fingerprint bits). */
+static inline uint64_t index_slot_naming(uint64_t fp_bits, const struct entry_snap *e)
 {
-	return (tentative ? SLOT_TENTATIVE : 0) | ((hash >> SLOT_FP_SHIFT) & SLOT_FP_MASK)
-		<< SLOT_FP_SHIFT | offset / 64;
+	uint64_t lines = ((uint64_t)ENTRY_HEADER_BYTES + e->key_len + e->value_len + 63) / 64;
+	if (lines > SLOT_LINES_MASK + 1)
+		lines = SLOT_LINES_MASK + 1;
+	return (fp_bits & SLOT_FP_MASK << SLOT_FP_SHIFT) | (lines - 1) << SLOT_LINES_SHIFT |
+	       ((e->seq >> 1) & SLOT_TAG_MASK) << SLOT_TAG_SHIFT | e->offset / 64;
+}
+
+/* The bytes of the entry a slot value names, as far as its hint goes. */
+static inline uint64_t index_slot_entry_bytes(uint64_t v)
+{
+	return (((v >> SLOT_LINES_SHIFT) & SLOT_LINES_MASK) + 1) * 64;
+}
+
+static inline uint64_t index_slot_make(uint64_t hash, const struct entry_snap *e, bool tentative)
+{
+	return (tentative ? SLOT_TENTATIVE : 0) | index_slot_naming(hash, e);
 }
 static inline bool index_slot_is_tentative(uint64_t v) { return (v & SLOT_TENTATIVE) != 0; }
 static inline bool index_slot_fp_matches(uint64_t v, uint64_t hash)
@@ -59,7 +97,6 @@ struct kv_index {
 	uint64_t count;                 /* a power of two, >= SLOTS_PER_BUCKET */
 	struct entries *entries;
 	const struct registry *registry;
-	const struct coherence *coh;
 };
 
 /* A confirmed slot holding the key, and a snapshot of its entry read
@@ -129,16 +166,25 @@ int index_walk(struct kv_index *ix, uint64_t from, uint8_t *keybuf, index_visit 
 int index_find(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
 	       struct index_hit *hit);
 
-/* Publishes the entry `offset` for a key that was absent.  Returns 0 (hit's
- * slot and slot_value say where), 1 if the key turned out to be present
- * (another writer won; `hit` filled), or a negative error (E_NO_SPACE when
- * the window is full, E_CONTENDED). */
+/* Publishes the built entry `e` for a key that was absent.  Returns 0
+ * (hit's slot and slot_value say where), 1 if the key turned out to be
+ * present (another writer won; `hit` filled), or a negative error
+ * (E_NO_SPACE when the window is full, E_CONTENDED). */
 int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t hash,
-		      uint64_t offset, struct index_hit *hit);
+		      const struct entry_snap *e, struct index_hit *hit);
 
-/* Replaces the entry of `hit` by the one at `offset` (CAS on the slot).
- * Returns true if the slot still held hit's entry. */
-bool index_replace(struct kv_index *ix, const struct index_hit *hit, uint64_t offset);
+/* Does hit's slot still hold the value it held when the hit was found?
+ * Then everything read from its entry since the slot was first read is of
+ * one whole entry: an entry is retired only after its slot stops naming
+ * it, and a rebuild changes the build tag (entry.h).  Reads before the call
+ * complete before the slot is read again. */
+bool index_hit_still(const struct kv_index *ix, const struct index_hit *hit);
+
+/* Replaces the entry of `hit` by the built entry `e` (CAS on the slot).
+ * Returns true if the slot still held hit's entry, with *now (if not NULL)
+ * the slot's new value. */
+bool index_replace(struct kv_index *ix, const struct index_hit *hit, const struct entry_snap *e,
+		   uint64_t *now);
 
 /* Empties hit's slot if it still holds hit's entry. */
 bool index_remove(struct kv_index *ix, const struct index_hit *hit);

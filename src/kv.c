@@ -112,7 +112,7 @@ static int write_new(struct write *w, enum write_mode mode, uint64_t *new_versio
 	if (rc)
 		return rc;
 	struct index_hit hit;
-	rc = index_publish_new(&w->op->pool->index, &w->k, w->hash, w->built.offset, &hit);
+	rc = index_publish_new(&w->op->pool->index, &w->k, w->hash, &w->built, &hit);
 	if (rc != 0) {
 		charge(w->op, -1, -(int64_t)entry_bytes(w->k.len, w->value_len));
 		return rc;
@@ -148,7 +148,8 @@ static int write_over(struct write *w, enum write_mode mode, uint64_t expected,
 		rc = charge(w->op, 0, growth);
 	if (rc)
 		return rc;
-	if (!index_replace(&pool->index, hit, w->built.offset)) {
+	uint64_t mine;
+	if (!index_replace(&pool->index, hit, &w->built, &mine)) {
 		charge(w->op, 0, -growth);
 		return 1;
 	}
@@ -159,7 +160,6 @@ static int write_over(struct write *w, enum write_mode mode, uint64_t expected,
 		return rc;
 	}
 	pool_retire(pool, hit->snap.offset, hit->snap.size_class);
-	uint64_t mine = (hit->slot_value & (SLOT_FP_MASK << SLOT_FP_SHIFT)) | w->built.offset / 64;
 	if ((rc = confirm_namespace(w, hit->slot, mine)))
 		return rc;
 	w->have_built = false;
@@ -309,7 +309,7 @@ static int get_one(struct kv_op *op, const struct entry_key *k, uint64_t hash, v
 		t = TIMING_START();
 		if (fits && hit.snap.value_len)
 			entry_copy_value(&pool->entries, &hit.snap, buf);
-		bool whole = entry_unchanged(&pool->entries, &hit.snap);
+		bool whole = index_hit_still(&pool->index, &hit);
 		TIMING_ADD(PHASE_COPY, t);
 		if (!whole)
 			continue;

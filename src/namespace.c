@@ -42,12 +42,12 @@ static int catalog_put(shmemora_pool *pool, const char *ns, uint32_t gen)
 		if (found < 0) {
 			rc = found;
 		} else if (found == 0) {
-			rc = index_publish_new(&pool->index, &k, hash, built.offset, &hit);
+			rc = index_publish_new(&pool->index, &k, hash, &built, &hit);
 			if (rc == 0)
 				return 0;
 			if (rc == 1)
 				rc = 0; /* another creator's: replace it */
-		} else if (index_replace(&pool->index, &hit, built.offset)) {
+		} else if (index_replace(&pool->index, &hit, &built, NULL)) {
 			pool_retire(pool, hit.snap.offset, hit.snap.size_class);
 			return 0;
 		}

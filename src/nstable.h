@@ -23,7 +23,6 @@
 #ifndef SHMEMORA_NSTABLE_H
 #define SHMEMORA_NSTABLE_H
 
-#include "coherence.h"
 #include "layout.h"
 
 #include <stdbool.h>
@@ -43,7 +42,6 @@ static inline uint64_t ns_word(unsigned state, bool counted, uint32_t gen)
 struct nstable {
 	struct ns_record *records;      /* sync area */
 	uint32_t count;
-	const struct coherence *coh;
 };
 
 /* A record read once. */

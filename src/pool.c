@@ -42,7 +42,7 @@ const char *shmemora_version(void)
 static int registry_bind(struct shmemora_pool *pool)
 {
 	return registry_init(&pool->registry, pool_region(pool, REGION_REGISTRY),
-			     pool->sb.max_hosts, pool->sb.lease_ms, &pool->coh);
+			     pool->sb.max_hosts, pool->sb.lease_ms);
 }
 
 /* The magazines and MAC caches, in the arena's private part (NULL before
@@ -81,11 +81,10 @@ void pool_bind(struct shmemora_pool *pool)
 	pool_bind_thread_areas(pool);
 	pool->index = (struct kv_index){
 		.slots = pool_region(pool, REGION_INDEX), .count = sb->index_slots,
-		.entries = &pool->entries, .registry = &pool->registry, .coh = &pool->coh,
+		.entries = &pool->entries, .registry = &pool->registry,
 	};
 	pool->nstable = (struct nstable){
 		.records = pool_region(pool, REGION_NAMESPACES), .count = sb->ns_entries,
-		.coh = &pool->coh,
 	};
 }
 
@@ -214,6 +213,7 @@ static void pool_free(struct shmemora_pool *pool)
 	alloc_fini(&pool->heap);
 	protect_fini(&pool->prot);
 	secrets_destroy(pool->secrets);
+	coherence_model_unmap(&pool->coh); /* a modelled host's cache is lost */
 	backend_unmap(pool->base, pool->size);
 	registry_fini(&pool->registry);
 	crypto_wipe(&pool->key, sizeof pool->key);
@@ -314,15 +314,23 @@ static int harden_pool(struct shmemora_pool *pool, const struct shmemora_config 
 }
 
 /* Maps the pool; in a hardened process the filter refuses it, and the
- * message says why. */
+ * message says why.  In the cache model build the handle is then a
+ * modelled host: every byte outside the sync area is its cache. */
 static int map_pool(struct backend *be, struct shmemora_pool *pool)
 {
+	const struct superblock *sb = &pool->sb;
 	int rc = backend_map(be, pool->size, 1, (void **)&pool->base);
 	if (rc && harden_active())
 		return error_wrap(rc, "this process runs in hardened mode, whose filter refuses "
 				  "every new shared mapping of a file; attach every pool before the "
 				  "first hardened attach");
-	return rc;
+	if (rc)
+		return rc;
+	return coherence_model_map(&pool->coh, pool->base, pool->size,
+				   sb->region[REGION_SYNC_FIRST].offset,
+				   sb->region[REGION_SYNC_LAST].offset +
+					   sb->region[REGION_SYNC_LAST].size,
+				   be->fd, be->offset);
 }
 
 /* Mints the root token (whole pool, every right, no expiry, no parent, and
@@ -376,13 +384,18 @@ static void restore_medium(struct shmemora_pool *pool, const uint8_t *saved)
 	backend_sync(pool->backend, pool->base, pool->size);
 }
 
-/* Zeroes what a fresh pool must find zeroed.  A new file is already zero;
- * a reused device is not. */
+/* Zeroes what a fresh pool must find zeroed: the sync area, so that every
+ * state word reads free, every slot empty, every list empty.  A new file is
+ * already zero; a reused device is not.  Nothing else needs it: the
+ * superblock copies are written whole, a token's field line is written
+ * whole at its mint before its state leaves FREE, and no one reads either
+ * before that.  The sync area is coherent in flush mode too: no write-back. */
 static void clear_metadata(struct shmemora_pool *pool)
 {
-	uint64_t total = written_bytes(&pool->sb);
-	memset(pool->base, 0, total);
-	coherence_writeback(&pool->coh, pool->base, total);
+	const struct superblock *sb = &pool->sb;
+	uint64_t lo = sb->region[REGION_SYNC_FIRST].offset;
+	uint64_t hi = sb->region[REGION_SYNC_LAST].offset + sb->region[REGION_SYNC_LAST].size;
+	memset(pool->base + lo, 0, hi - lo);
 }
 
 /* Writes the sealed superblock: backup first, primary last. */
@@ -489,7 +502,11 @@ int shmemora_create(const char *path, const shmemora_config *cfg_in, shmemora_po
 		goto fail;
 	sb->created_unix_ns = clock_realtime_ns();
 	sb->page_size = be.page_size;
+#ifdef SHMEMORA_CACHE_MODEL
+	sb->coherence = SHMEMORA_FLUSH; /* the model build runs every pool in flush mode */
+#else
 	sb->coherence = (uint32_t)cfg->coherence;
+#endif
 	sb->backend = (uint32_t)be.kind;
 	sb->lease_ms = cfg->lease_ms;
 	pool->size = sb->pool_size;
@@ -678,7 +695,7 @@ static int count_live_hosts(const struct backend *be, const struct superblock *s
 	int rc = read_registry(be, sb, &slots);
 	if (rc)
 		return rc;
-	if ((rc = registry_init(&reg, slots, sb->max_hosts, sb->lease_ms, NULL)) == 0) {
+	if ((rc = registry_init(&reg, slots, sb->max_hosts, sb->lease_ms)) == 0) {
 		*live = hosts_live_count(&reg, NULL);
 		registry_fini(&reg);
 	}
@@ -697,7 +714,7 @@ static int count_live_hosts_watched(const struct backend *be, const struct super
 	if (rc)
 		return rc;
 	if ((rc = registry_init(&reg, (struct host_slot *)(base + sb->region[REGION_REGISTRY].offset),
-				sb->max_hosts, sb->lease_ms, NULL)) == 0) {
+				sb->max_hosts, sb->lease_ms)) == 0) {
 		hosts_watch(&reg, -1);
 		*live = hosts_live_count(&reg, NULL);
 		registry_fini(&reg);
@@ -797,7 +814,7 @@ int shmemora_hosts(const char *path, shmemora_host *hosts, size_t cap, size_t *c
 	struct host_slot *slots;
 	struct registry reg;
 	if ((rc = read_registry(&be, &sb, &slots)) == 0) {
-		if ((rc = registry_init(&reg, slots, sb.max_hosts, sb.lease_ms, NULL)) == 0) {
+		if ((rc = registry_init(&reg, slots, sb.max_hosts, sb.lease_ms)) == 0) {
 			for (uint32_t i = 0; i < sb.max_hosts && i < cap; i++)
 				hosts_describe(&reg, i, NULL, &hosts[i]);
 			*count = sb.max_hosts;
@@ -822,11 +839,15 @@ static int wipe_superblocks(const char *path, const struct superblock *sb)
 	struct coherence coh;
 	if ((rc = coherence_init(&coh, (int)sb->coherence)) == 0 &&
 	    (rc = backend_map(&be, len, 1, (void **)&base)) == 0) {
-		memset(base + SB_PRIMARY_OFFSET, 0, sizeof(struct superblock));
-		memset(base + SB_BACKUP_OFFSET, 0, sizeof(struct superblock));
-		coherence_writeback(&coh, base + SB_PRIMARY_OFFSET, sizeof(struct superblock));
-		coherence_writeback(&coh, base + SB_BACKUP_OFFSET, sizeof(struct superblock));
-		rc = backend_sync(be.kind, base, len);
+		/* All of it superblock: none of it sync area. */
+		if ((rc = coherence_model_map(&coh, base, len, len, len, be.fd, be.offset)) == 0) {
+			memset(base + SB_PRIMARY_OFFSET, 0, sizeof(struct superblock));
+			memset(base + SB_BACKUP_OFFSET, 0, sizeof(struct superblock));
+			coherence_writeback(&coh, base + SB_PRIMARY_OFFSET, sizeof(struct superblock));
+			coherence_writeback(&coh, base + SB_BACKUP_OFFSET, sizeof(struct superblock));
+			rc = backend_sync(be.kind, base, len);
+			coherence_model_unmap(&coh);
+		}
 		backend_unmap(base, len);
 	}
 	backend_close(&be);

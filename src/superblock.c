@@ -51,10 +51,10 @@ int superblock_verify_copy(const struct superblock *sb, const char *what)
 		return error_set(SHMEMORA_E_VERSION,
 				 "pool format version %u is older than this library reads (%d): "
 				 "version 3 keeps entries in extents that hosts claim on demand "
-				 "instead of one fixed partition per host (and version 2 counted "
-				 "heartbeats instead of wall clocks); dump the namespaces with an "
-				 "older shmemora, recreate the pool and load them",
-				 sb->format_version, SHMEMORA_FORMAT_VERSION);
+				 "instead of one fixed partition per host, and index slots carry a "
+				 "build tag (version 2 counted heartbeats instead of wall clocks); "
+				 "dump the namespaces with an older shmemora, recreate the pool and "
+				 "load them", sb->format_version, SHMEMORA_FORMAT_VERSION);
 	uint64_t sum = checksum_of(sb);
 	if (sum != sb->checksum)
 		return error_set(SHMEMORA_E_CORRUPT,

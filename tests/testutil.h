@@ -21,11 +21,16 @@
 
 #include "shmemora.h"
 
-/* A fresh pool path, unique per process and call; key file is path.key. */
+/* A fresh pool path, unique per process and call; key file is path.key.
+ * Under $SHMEMORA_TEST_DIR when set (scripts/check-flush.sh gives each
+ * mutant run its own, so the pools of a failed run go with it), else
+ * /dev/shm. */
 static inline void test_pool_path(char *out, size_t n, const char *tag)
 {
 	static int counter;
-	snprintf(out, n, "/dev/shm/shmemora-test-%s-%d-%d", tag, (int)getpid(), counter++);
+	const char *dir = getenv("SHMEMORA_TEST_DIR");
+	snprintf(out, n, "%s/shmemora-test-%s-%d-%d", dir && *dir ? dir : "/dev/shm", tag,
+		 (int)getpid(), counter++);
 }
 
 static inline void test_key_path(const char *pool, char *out, size_t n)

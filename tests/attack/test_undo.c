@@ -346,16 +346,24 @@ static int race_round(struct fixture *f, shmemora_pool *pool, const char *path,
 			      .rights = SHMEMORA_RIGHTS_ALL, .quota = 2000 };
 	shmemora_token parent;
 	assert_shm(0, shmemora_token_derive(pool, root, &pg, &parent));
-	int pipes[2][2];
+	int pipes[2][2], ready[2][2];
 	pid_t kid[2];
 	for (int h = 0; h < 2; h++) {
 		assert_int_equal(pipe(pipes[h]), 0);
+		assert_int_equal(pipe(ready[h]), 0);
 		kid[h] = fork();
 		if (kid[h] == 0) {
 			close(pipes[h][0]);
+			close(ready[h][0]);
 			shmemora_pool *p;
 			if (shmemora_attach(path, NULL, &p))
 				_exit(1);
+			/* Attached: from here on the derives race the revoke (an
+			 * attach can take longer than the pause, e.g. under the
+			 * cache model, which copies the pool into the host's cache). */
+			if (write(ready[h][1], "r", 1) != 1)
+				_exit(3);
+			close(ready[h][1]);
 			shmemora_grant g = { .scope = SHMEMORA_SCOPE_NAMESPACE, .ns = "t",
 					     .rights = SHMEMORA_RIGHT_READ };
 			for (int i = 0; i < 500; i++) {
@@ -370,6 +378,12 @@ static int race_round(struct fixture *f, shmemora_pool *pool, const char *path,
 			_exit(0);
 		}
 		close(pipes[h][1]);
+		close(ready[h][1]);
+	}
+	for (int h = 0; h < 2; h++) {
+		char r;
+		assert_int_equal(read(ready[h][0], &r, 1), 1);
+		close(ready[h][0]);
 	}
 	struct timespec pause = { 0, 300 * 1000 };
 	nanosleep(&pause, NULL);

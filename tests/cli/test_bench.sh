@@ -36,7 +36,7 @@ export -f wait_for
 CPU=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: //')
 CPU=${CPU:-unknown CPU}
 
-echo "1..39"
+echo "1..42"
 
 # --- the forms it runs in
 check seed_form_2_256_1_5_0_completes bash -o pipefail -c "'$B' 2 256 1 5 0 --records 2000 --ops 4000 | grep -q '^shmemora '"
@@ -49,10 +49,14 @@ check csv_output bash -o pipefail -c "'$B' $SMALL --csv | head -1 | grep -q '^st
 check unprotected_twin_runs bash -o pipefail -c "'${B}-unprotected' $SMALL | grep -q '^shmemora-unprotected '"
 check compare_runs_only_the_chosen_peers bash -o pipefail -c "'$B' --compare --peers unprotected $SMALL --sweep-threads 1,2 | grep -c '^shmemora' | grep -qx 4"
 expect_exit 2 unknown_peer_is_refused "$B" --compare --peers unprotected,mongodb
+# Flush mode beside coherent, in one run (docs/coherence.md's figures).
+check compare_runs_flush_mode_beside_coherent bash -o pipefail -c "'$B' --compare --peers flush $SMALL --sweep-threads 1,2 | grep -cE '^shmemora(-flush)? ' | grep -qx 4"
+check coherence_flush_runs_alone bash -o pipefail -c "'$B' --coherence flush $SMALL | grep -q 'pool in flush coherence mode' && [ \$('$B' $SMALL | grep -c 'flush coherence') = 0 ]"
+expect_exit 2 unknown_coherence_is_refused "$B" --coherence sometimes $SMALL
 expect_exit 2 bad_arguments_are_refused "$B" 0 256 1 5 0
 expect_exit 2 a_number_with_junk_is_refused "$B" --records 10x
 check help_describes_the_positional_form bash -o pipefail -c "'$B' --help | grep -q 'nthreads'"
-check help_lists_every_option bash -o pipefail -c "for o in mode workload records ops distribution threads value-size use-batch batch-kvs verify hosts store pipeline batch compare peers trace duration size dir repeat json csv plot sweep-threads timing; do '$B' --help | grep -q -- \"--\$o\" || { echo missing --\$o; exit 1; }; done"
+check help_lists_every_option bash -o pipefail -c "for o in mode workload records ops distribution threads value-size use-batch batch-kvs verify coherence hosts store pipeline batch compare peers trace duration size dir repeat json csv plot sweep-threads timing; do '$B' --help | grep -q -- \"--\$o\" || { echo missing --\$o; exit 1; }; done"
 check micro_mode_compares_both_builds bash -o pipefail -c "'$B' --mode micro --compare $SMALL --duration 0.2 | grep -cE '^shmemora(-unprotected)? (get|put|mix)-' | grep -qx 8"
 # The twin gets its arguments as an argv array: a quote and a space in one
 # of them reach it intact (a shell string broke on them).

@@ -219,6 +219,87 @@ static void four_threads_on_disjoint_keys_match_their_models(void **state)
 	test_remove_pool(path);
 }
 
+struct racer {
+	shmemora_pool *pool;
+	shmemora_token root;
+	int use_cas;
+	int ops;
+	long applied;          /* puts, or compare-and-swaps that succeeded */
+	int failures;
+};
+
+/* Puts, or compare-and-swaps on the version just read, of one key. */
+static void *race_one_key(void *arg)
+{
+	struct racer *r = arg;
+	uint8_t val[128];
+	for (int i = 0; i < r->ops; i++) {
+		size_t len = 1 + (size_t)i % sizeof val;
+		memset(val, 'a' + i % 26, len);
+		if (!r->use_cas) {
+			r->failures += shmemora_kv_put(r->pool, &r->root, "m", "race", 4, val, len) != 0;
+			r->applied++;
+			continue;
+		}
+		uint8_t buf[128];
+		size_t got;
+		uint64_t v, nv;
+		if (shmemora_kv_get(r->pool, &r->root, "m", "race", 4, buf, sizeof buf, &got, &v)) {
+			r->failures++;
+			continue;
+		}
+		int rc = shmemora_kv_cas(r->pool, &r->root, "m", "race", 4, v, val, len, &nv);
+		if (rc == 0 && nv == v + 1)
+			r->applied++;
+		else if (rc != SHMEMORA_E_CONFLICT)
+			r->failures++;
+	}
+	return NULL;
+}
+
+/*
+ * Two hosts write one key at once.  Each put adds one to its version, and
+ * a compare-and-swap succeeds only on the version it read: the final
+ * version counts them exactly.  (A replaced entry's block is freed and, the
+ * lists being LIFO, rebuilt at once at the same offset; before index slots
+ * carried a build tag, a writer's CAS on the slot it had read could succeed
+ * on that later entry and lose versions.)
+ */
+static void racing_writers_on_two_hosts_count_every_version(void **state)
+{
+	(void)state;
+	char path[256];
+	shmemora_pool *pool[2];
+	shmemora_token root;
+	make_pool(path, sizeof path, &pool[0], &root, 32u << 20);
+	assert_shm(0, shmemora_attach(path, NULL, &pool[1]));
+	for (int round = 0; round < 16; round++) {
+		int use_cas = round % 2;
+		int rc = shmemora_kv_delete(pool[0], &root, "m", "race", 4);
+		assert_true(rc == 0 || rc == SHMEMORA_E_NOT_FOUND);
+		assert_shm(0, shmemora_kv_insert(pool[0], &root, "m", "race", 4, "0", 1));
+		struct racer r[2];
+		pthread_t th[2];
+		for (int t = 0; t < 2; t++) {
+			r[t] = (struct racer){ pool[t], root, use_cas, 2000, 0, 0 };
+			assert_int_equal(pthread_create(&th[t], NULL, race_one_key, &r[t]), 0);
+		}
+		for (int t = 0; t < 2; t++) {
+			pthread_join(th[t], NULL);
+			assert_int_equal(r[t].failures, 0);
+		}
+		uint8_t buf[128];
+		size_t got;
+		uint64_t version;
+		assert_shm(0, shmemora_kv_get(pool[1], &root, "m", "race", 4, buf, sizeof buf, &got,
+					      &version));
+		assert_int_equal(version, 1 + r[0].applied + r[1].applied);
+	}
+	assert_shm(0, shmemora_detach(pool[1]));
+	assert_shm(0, shmemora_detach(pool[0]));
+	test_remove_pool(path);
+}
+
 /* 10 million put/delete operations over 10 000 live keys in a 64 MiB pool:
  * freed space is reused, so they complete without running out of space.
  * SHMEMORA_SPACE_OPS overrides the count (sanitizer builds use fewer). */
@@ -342,6 +423,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(random_operations_match_the_model),
 		cmocka_unit_test(four_threads_on_disjoint_keys_match_their_models),
+		cmocka_unit_test(racing_writers_on_two_hosts_count_every_version),
 		cmocka_unit_test(flush_mode_matches_the_model_too),
 		cmocka_unit_test(put_delete_loop_runs_in_constant_space),
 		cmocka_unit_test(threads_overwriting_shared_keys_reuse_freed_blocks),
