@@ -301,14 +301,20 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, struct magazi
 		return rc;
 	struct kv_entry *e = entry_at(es, *offset);
 	const struct coherence *coh = es->heap->coh;
-	/* No fetch first.  The next seq must exceed every earlier one of the
-	 * block, and alloc_block hands out a block whose first line is current
-	 * in our cache: a popped block's (the pop read its free link there),
-	 * or a carved block's, which had no earlier life in this pool.  Every
+	/* No fetch first: a popped block's first line is current in our cache
+	 * (the pop read its free link there), and so is one of our magazine's.
+	 * A block carved in an extent claimed again may hold a stale line of
+	 * its earlier life here, even an even seq: so the seq goes odd before
+	 * any field is written, as a seqlock writer's does, and a line an
+	 * eviction (or another host's read, in coherent mode) catches half
+	 * written reads as "being rebuilt", never as a stable entry.  Every
 	 * other byte a reader uses is written below; what follows the value in
-	 * its last line is never read. */
-	/* Relaxed: the acquire pop of the block ordered us after its retire. */
-	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed);
+	 * its last line is never read.  Relaxed load: the acquire pop ordered
+	 * us after the block's retire; the release fence orders the odd store
+	 * before the field stores (Boehm's seqlock writer). */
+	uint64_t seq = atomic_load_explicit(&e->seq, memory_order_relaxed) | 1;
+	atomic_store_explicit(&e->seq, seq, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 	struct entry_snap s = {
 		.offset = *offset, .ns_hash = k->ns_hash, .version = version,
 		.key_len = (uint32_t)k->len, .value_len = (uint32_t)value_len,
