@@ -173,7 +173,7 @@ check-sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run-tests.sh build/address
 	$(MAKE) SAN=thread $(addprefix build/thread/tests/,$(TSAN_TESTS))
-	TSAN_OPTIONS=halt_on_error=1 SHMEMORA_SPACE_OPS=200000 SHMEMORA_TEST_SECONDS=3 \
+	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 SHMEMORA_SPACE_OPS=200000 SHMEMORA_TEST_SECONDS=3 \
 		tests/run-tests.sh build/thread $(TSAN_TESTS)
 
 # The cache model build (docs/coherence.md): the library, the command and

@@ -101,7 +101,7 @@ enum shmemora_error {
 	SHMEMORA_E_NOT_FOUND = -4002,     /* pool file (or named item) absent */
 	SHMEMORA_E_EXISTS = -4003,        /* creating over an existing pool */
 	SHMEMORA_E_NOT_POOL = -4004,      /* the file holds no SHMemora pool */
-	SHMEMORA_E_VERSION = -4005,       /* pool written by a newer format */
+	SHMEMORA_E_VERSION = -4005,       /* pool of a format this library does not read (newer or older) */
 	SHMEMORA_E_TRUNCATED = -4006,     /* file shorter than the pool it holds */
 	SHMEMORA_E_CORRUPT = -4007,       /* checksum mismatch in metadata */
 	SHMEMORA_E_TAMPERED = -4008,      /* MAC mismatch: edited without the key */

@@ -48,7 +48,7 @@ struct checker {
 	shmemora_pool *pool;
 	shmemora_check_report *r;
 	int repair;
-	uint8_t *mark;         /* one byte per 64-byte unit of the partitions */
+	uint8_t *mark;         /* one byte per 64-byte unit of the data region */
 	uint8_t *host_live;    /* per host slot: alive now */
 	uint64_t *used;        /* per capability: what its children cost */
 	uint64_t *ns_keys, *ns_bytes; /* per namespace record: what the index holds */

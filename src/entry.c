@@ -141,7 +141,7 @@ static int corrupt_or_retry(const struct entries *es, const struct entry_snap *s
 
 /*
  * Fetches [offset, offset + bytes) in flush mode (the header at least,
- * never past the partitions) and reads the header once into *snap.
+ * never past the data region) and reads the header once into *snap.
  * ENTRY_RETRY while the block is free or being rebuilt, else 0, with
  * snap->fetched the bytes past the header that came with it.  Fetching the
  * lines after the header's before reading the header is sound: everything

@@ -393,7 +393,7 @@ int hosts_release(struct registry *reg, uint32_t host_id, uint32_t epoch)
 	do {
 		if (!held_at(w, epoch))
 			return fenced(host_id, epoch, w);
-		/* Release: our writes to the partition happen before the slot
+		/* Release: our writes to our extents happen before the slot
 		 * is free (pairs with the claimer's acquire CAS).  A failure
 		 * is our own heartbeat moving the counter: look again. */
 	} while (!atomic_compare_exchange_weak_explicit(&slot->owner, &w, free_w,

@@ -172,7 +172,7 @@ static int read_named(struct kv_index *ix, const struct entry_key *k, uint64_t v
 	uint64_t off = index_slot_offset(ix, v);
 	if (!off)
 		return error_set(SHMEMORA_E_CORRUPT, "index slot %016llx points outside the data "
-				 "partitions", (unsigned long long)v);
+				 "region", (unsigned long long)v);
 	return entry_lookup(ix->entries, off, k, index_slot_entry_bytes(v), snap);
 }
 

@@ -108,7 +108,7 @@ struct index_hit {
 };
 
 /* The entry offset a slot value names, validated to lie in the data
- * partitions on a 64-byte boundary; 0 if it does not. */
+ * data region on a 64-byte boundary; 0 if it does not. */
 uint64_t index_slot_offset(const struct kv_index *ix, uint64_t v);
 
 /*

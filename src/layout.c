@@ -69,9 +69,9 @@ static uint64_t plan_size_classes(uint64_t max_entry, struct superblock *sb)
 	return 0;
 }
 
-/* Places the regions in front of the partitions (the superblock, the sync
+/* Places the regions in front of the data region (the superblock, the sync
  * area, the capability entries) for these counts; returns where the
- * partitions start. */
+ * data region starts. */
 struct counts {
 	uint32_t hosts;
 	uint64_t caps, slots;

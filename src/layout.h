@@ -260,7 +260,7 @@ _Static_assert(sizeof(struct extent_record) == CACHE_LINE, "an extent record is 
 
 /*
  * A key-value entry (data area): this 64-byte header, the key, then the
- * value, in one size-class block of a partition.  entry.h owns the protocol:
+ * value, in one size-class block of an extent.  entry.h owns the protocol:
  * `seq` is the entry's seqlock word (odd while the block is free or being
  * rebuilt, even once built; every transition changes it), and `mac` is a
  * keyed SipHash over the block's offset, the other header fields (the

@@ -61,7 +61,7 @@ struct shmemora_pool {
  * The write fence: 0 while this handle may write, else E_FENCED (its host
  * slot no longer holds its epoch: reclaimed while it was frozen or cut off)
  * or E_READ_ONLY (an observer).  Reads the slot's owner word once.  Called
- * before a host allocates from its partition and before every publishing
+ * before a host allocates from its extents and before every publishing
  * CAS, and once more after it: a write whose publication is not followed by
  * a passing check is never acknowledged (it may have landed, like a write
  * whose caller timed out).  Only between protect_open and protect_close.

@@ -1,6 +1,6 @@
 /*
  * region.c — the raw region API: the protected path on plain bytes of the
- * raw area (region 8; never the KV partitions or the metadata).  The seed's
+ * raw area (region 8; never the KV data region or the metadata).  The seed's
  * read_cxl, write_cxl and compare_cxl, plus an 8-byte compare-and-swap.
  *
  * Each call is the same sequence, held in one place, region_access():

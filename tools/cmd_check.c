@@ -16,16 +16,19 @@ const char check_help[] =
 	"Usage: shmemora check POOL [--repair] [--json] [--token TOKEN]... [--key-file F]\n"
 	"\n"
 	"Verify both superblock copies, the host registry, the capability table, the\n"
-	"index (every slot names a valid entry whose key hashes near it), every free\n"
-	"list (no cycles, no block both free and live) and every block of every\n"
-	"partition (leaks: blocks neither live nor free, e.g. left by a host that died\n"
-	"between allocating and publishing).  The root token (the pool's root token\n"
-	"file, when readable) and any --token (text or @FILE) are verified with their\n"
-	"MAC.  Attaches as an observer: works while every host slot is held.\n"
+	"index (every slot names a valid entry whose key hashes near it), and every\n"
+	"extent of the data region: its record, its free list (no cycles, no block\n"
+	"both free and live) and every block (in a dead host's extent, a block neither\n"
+	"live nor free is a leak: held by its threads, or being built, when it died;\n"
+	"in a live host's, it is held, and counted apart).  The root token (the\n"
+	"pool's root token file, when readable) and any --token (text or @FILE) are\n"
+	"verified with their MAC.  Attaches as an observer: works while every host\n"
+	"slot is held.\n"
 	"\n"
 	"  --repair   rewrite a damaged superblock copy, free dead hosts' slots, clear\n"
-	"             index slots naming garbage, and in partitions of hosts that are\n"
-	"             not alive rebuild broken free lists and return leaked blocks.\n"
+	"             index slots naming garbage, and in extents of hosts that are\n"
+	"             not alive rebuild broken free lists, return leaked blocks and\n"
+	"             give back extents left empty.\n"
 	"             Published keys are never touched.\n"
 	"  --json     machine-readable output\n"
 	"\n"
@@ -102,9 +105,11 @@ int cmd_check(int argc, char **argv)
 		printf("{ \"clean\": %s, \"problems\": %" PRIu64 ", \"repaired\": %" PRIu64
 		       ", \"keys\": %" PRIu64 ", \"namespaces\": %" PRIu64 ", \"live_blocks\": %" PRIu64
 		       ", \"free_blocks\": %" PRIu64 ", \"leaked_blocks\": %" PRIu64
-		       ", \"tokens_live\": %" PRIu64 ", \"tokens_revoked\": %" PRIu64 ",\n  \"findings\": [",
+		       ", \"held_blocks\": %" PRIu64 ", \"tokens_live\": %" PRIu64
+		       ", \"tokens_revoked\": %" PRIu64 ",\n  \"findings\": [",
 		       clean ? "true" : "false", r.problems, r.repaired, r.keys, r.namespaces,
-		       r.live_blocks, r.free_blocks, r.leaked_blocks, r.tokens_live, r.tokens_revoked);
+		       r.live_blocks, r.free_blocks, r.leaked_blocks, r.held_blocks, r.tokens_live,
+		       r.tokens_revoked);
 		for (size_t i = 0; i < found.n; i++) {
 			printf("%s\n    ", i ? "," : "");
 			json_string(stdout, found.v[i]);
@@ -114,8 +119,9 @@ int cmd_check(int argc, char **argv)
 		for (size_t i = 0; i < found.n; i++)
 			printf("%s\n", found.v[i]);
 		printf("%s: %" PRIu64 " keys, %" PRIu64 " namespaces, %" PRIu64 " live / %" PRIu64
-		       " free / %" PRIu64 " leaked blocks, %" PRIu64 " live tokens: %s\n", path, r.keys,
-		       r.namespaces, r.live_blocks, r.free_blocks, r.leaked_blocks, r.tokens_live,
+		       " free / %" PRIu64 " leaked / %" PRIu64 " held blocks, %" PRIu64
+		       " live tokens: %s\n", path, r.keys, r.namespaces, r.live_blocks, r.free_blocks,
+		       r.leaked_blocks, r.held_blocks, r.tokens_live,
 		       r.problems == 0 ? "clean"
 		       : clean ? "all problems repaired" : "PROBLEMS FOUND");
 	}

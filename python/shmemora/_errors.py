@@ -60,7 +60,7 @@ class NotAPool(Error):
 
 
 class VersionMismatch(Error):
-    """SHMEMORA_E_VERSION (-4005): Pool written by a newer format."""
+    """SHMEMORA_E_VERSION (-4005): Pool of a format this library does not read (newer or older)."""
     code = -4005
     name = "SHMEMORA_E_VERSION"
 
