@@ -89,7 +89,9 @@ static const struct option_def defs[O_COUNT] = {
 	[O_PLOT] = { "plot", "DIR", 0, "PNG charts with gnuplot into DIR" },
 	[O_SWEEP] = { "sweep-threads", "L", 0, "run once per thread count in L (e.g. 1,2,4)" },
 	[O_TIMING] = { "timing", NULL, 1, "where SHMemora's time goes: token lookup, MAC, rights\n"
-					  "and bounds, index, copy (off by default: it costs)" },
+					  "and bounds, index, copy (off by default: it costs);\n"
+					  "and CAS retries per write in the index, allocator\n"
+					  "and free path" },
 	[O_TWIN_RESULTS] = { "twin-results", NULL, 0, "internal: what --compare runs the\n"
 						      "unprotected twin with (raw results on stdout)" },
 	[O_HELP] = { "help", NULL, 0, "this help" },

@@ -297,4 +297,11 @@ void report_timing(FILE *f)
 		"%.1f, MAC %.1f, rights and bounds %.1f, index %.1f, copy %.1f\n",
 		(unsigned long long)t->operations, t->lookup_ns / n, t->mac_ns / n,
 		t->rights_ns / n, t->index_ns / n, t->copy_ns / n);
+	if (!t->writes)
+		return;
+	double w = (double)t->writes;
+	fprintf(f, "contention, per write (%llu writes): CAS retries in the index %.4f, the "
+		"allocator %.4f, the free path %.4f; frees into other hosts' extents %.4f\n",
+		(unsigned long long)t->writes, t->index_retries / w, t->alloc_retries / w,
+		t->free_retries / w, t->remote_frees / w);
 }

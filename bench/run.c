@@ -243,6 +243,11 @@ static void add_timing(const shmemora_timing *t)
 	timing_total.rights_ns += t->rights_ns;
 	timing_total.index_ns += t->index_ns;
 	timing_total.copy_ns += t->copy_ns;
+	timing_total.writes += t->writes;
+	timing_total.index_retries += t->index_retries;
+	timing_total.alloc_retries += t->alloc_retries;
+	timing_total.free_retries += t->free_retries;
+	timing_total.remote_frees += t->remote_frees;
 }
 
 /* Joins the workers; the phase spans from the last warm-up's end to the
