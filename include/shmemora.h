@@ -908,7 +908,7 @@ typedef struct shmemora_stats {
 	uint64_t *allocated;         /* filled if not NULL: hosts * classes */
 	uint64_t *host_extents;      /* filled if not NULL: extents held, per host */
 	/* Summed over the hosts, as they report them (each thread adds its
-	 * counts every 64 writes): write operations, compare-and-swaps that
+	 * counts every 64 writes, and the detaching one at detach): write operations, compare-and-swaps that
 	 * lost a race in the index, the allocator and the free path, blocks
 	 * freed into another host's extent, extents claimed and given back. */
 	uint64_t writes, index_retries, alloc_retries, free_retries, remote_frees;

@@ -31,34 +31,10 @@ int op_begin(struct kv_op *op, shmemora_pool *pool, const shmemora_token *tok, u
 #endif
 }
 
-/* What this thread has added to its host's shared counters so far. */
-static _Thread_local uint64_t contention_shared[CONT_KINDS];
-#define CONTENTION_BATCH 64
-
-/* Adds this thread's new contention counts to its host's counters in the
- * heap header, once every CONTENTION_BATCH writes (a thread that uses
- * several pools credits each batch to the pool that flushes it). */
-static void share_contention(shmemora_pool *pool)
-{
-	if (pool->observer ||
-	    contention[CONT_WRITES] - contention_shared[CONT_WRITES] < CONTENTION_BATCH)
-		return;
-	_Atomic uint64_t *to[CONT_KINDS];
-	alloc_header_counters(&pool->heap, pool->host_id, to);
-	for (int k = 0; k < CONT_KINDS; k++) {
-		/* A reset by shmemora_timing_read starts the count again. */
-		uint64_t have = contention[k], was = contention_shared[k] <= have
-							 ? contention_shared[k] : 0;
-		if (have > was) /* relaxed: statistics */
-			atomic_fetch_add_explicit(to[k], have - was, memory_order_relaxed);
-		contention_shared[k] = have;
-	}
-}
-
 void op_end(struct kv_op *op)
 {
 	if (op->open) {
-		share_contention(op->pool);
+		pool_share_contention(op->pool, false);
 		protect_close(&op->pool->prot, op->saved);
 		op->open = false;
 	}

@@ -24,6 +24,7 @@
 #include "harden.h"
 #include "pool.h"
 #include "superblock.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -191,6 +192,27 @@ static void beat_stop(struct shmemora_pool *pool)
 	pthread_mutex_destroy(&b->lock);
 	pool->beat = NULL;
 	free(b);
+}
+
+/* What this thread has added to its host's shared counters so far. */
+static _Thread_local uint64_t contention_shared[CONT_KINDS];
+#define CONTENTION_BATCH 64
+
+void pool_share_contention(struct shmemora_pool *pool, bool now)
+{
+	if (pool->observer || (!now && contention[CONT_WRITES] - contention_shared[CONT_WRITES] <
+					       CONTENTION_BATCH))
+		return;
+	_Atomic uint64_t *to[CONT_KINDS];
+	alloc_header_counters(&pool->heap, pool->host_id, to);
+	for (int k = 0; k < CONT_KINDS; k++) {
+		/* A reset by shmemora_timing_read starts the count again. */
+		uint64_t have = contention[k], was = contention_shared[k] <= have
+							 ? contention_shared[k] : 0;
+		if (have > was) /* relaxed: statistics */
+			atomic_fetch_add_explicit(to[k], have - was, memory_order_relaxed);
+		contention_shared[k] = have;
+	}
 }
 
 int pool_may_write(struct shmemora_pool *pool)
@@ -640,9 +662,12 @@ int shmemora_detach(shmemora_pool *pool)
 	int rc = 0;
 	if (!pool->observer) {
 		protect_saved saved = protect_open(&pool->prot);
-		/* Our blocks and extents go back while the slot is still ours. */
-		if (!protect_forked(&pool->prot) && pool_may_write(pool) == 0)
+		/* Our blocks and extents go back while the slot is still ours,
+		 * and this thread's last counts join the host's. */
+		if (!protect_forked(&pool->prot) && pool_may_write(pool) == 0) {
 			alloc_release_host(&pool->heap, pool->host_id);
+			pool_share_contention(pool, true);
+		}
 		rc = hosts_release(&pool->registry, pool->host_id, pool->epoch);
 		protect_close(&pool->prot, saved);
 	}

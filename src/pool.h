@@ -68,6 +68,12 @@ struct shmemora_pool {
  */
 int pool_may_write(struct shmemora_pool *pool);
 
+/* Adds this thread's contention counts (timing.h) to its host's counters in
+ * the heap region: every CONTENTION_BATCH writes, or `now` (at detach).  A
+ * thread that uses several pools credits each batch to the pool that flushes
+ * it.  Only between protect_open and protect_close. */
+void pool_share_contention(struct shmemora_pool *pool, bool now);
+
 /* Address of a region of an attached pool. */
 static inline void *pool_region(const struct shmemora_pool *pool, enum region_id r)
 {

@@ -173,7 +173,7 @@ static void print_text(const struct figures *f)
 	per_write(st->index_retries, st->writes, ix, sizeof ix);
 	per_write(st->alloc_retries, st->writes, al, sizeof al);
 	per_write(st->free_retries, st->writes, fr, sizeof fr);
-	printf("writes           %" PRIu64 " (counted by each thread in batches of 64)\n",
+	printf("writes           %" PRIu64 " (each thread adds its counts every 64 writes and at detach)\n",
 	       st->writes);
 	printf("CAS retries      index %s, allocator %s, free path %s\n", ix, al, fr);
 	printf("remote frees     %" PRIu64 "; extents claimed %" PRIu64 ", given back %" PRIu64
