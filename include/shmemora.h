@@ -622,7 +622,9 @@ SHMEMORA_API int shmemora_token_save(const shmemora_token *token, const char *pa
  * The child never holds more rights, a larger scope or a later expiry than
  * the parent (E_WIDEN), and is revoked with it.  Errors: the verification
  * errors (see shmemora_region_read), E_DENIED (no grant right), E_WIDEN,
- * E_INVALID (bad grant), E_TABLE_FULL.
+ * E_INVALID (bad grant), E_TABLE_FULL, E_QUOTA (the parent's or an
+ * ancestor's quota of descendants is used up), E_FENCED and E_READ_ONLY (this
+ * handle may not write).
  */
 SHMEMORA_API int shmemora_token_derive(shmemora_pool *pool, const shmemora_token *parent,
 				       const shmemora_grant *grant, shmemora_token *out);
