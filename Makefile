@@ -167,7 +167,7 @@ demo: deps
 
 # ASan+UBSan over the whole suite, then TSan over the tests that race
 # (host slots claimed by several processes, tokens revoked under threads).
-TSAN_TESTS := test_hosts test_attack test_kv_model test_kv_hosts
+TSAN_TESTS := test_hosts test_attack test_kv_model test_kv_hosts test_alloc_stress
 check-sanitize: deps
 	$(MAKE) SAN=address all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -249,16 +249,18 @@ $(BUILD)/stress/%: tests/stress/%.c tests/testutil.h $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(DEP_LIBS) -lcmocka -lm
 
-# The long forms: 500 kills, a minute of shared-key hosts, 20 000 flips, the
-# constant-time test of the tag comparison (10 million timings a comparison,
-# its default), flush mode under the cache model (check-flush's long form, at
-# three eviction rates, then every mutant) and a minute of each fuzzer.
+# The long forms: 500 kills, a minute of shared-key hosts, a minute of
+# allocator churn with hosts killed, 20 000 flips, the constant-time test of
+# the tag comparison (10 million timings a comparison, its default), flush
+# mode under the cache model (check-flush's long form, at three eviction
+# rates, then every mutant) and a minute of each fuzzer.
 stress: deps
 	$(MAKE) check-flush FLUSH_FORM=long
 	$(MAKE) all $(STRESS_BIN)
 	SHMEMORA_CRASH_KILLS=500 SHMEMORA_TEST_SECONDS=60 SHMEMORA_TAMPER_FLIPS=20000 \
+	SHMEMORA_ALLOC_STRESS_KILLS=1 \
 		tests/run-tests.sh $(BUILD) test_crash test_kv_hosts test_tamper test_kv_model \
-		$(notdir $(STRESS_BIN))
+		test_alloc_stress $(notdir $(STRESS_BIN))
 	SHMEMORA_VM_FORM=long tests/run-tests.sh $(BUILD) test_vm
 	$(MAKE) fuzz
 
