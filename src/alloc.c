@@ -289,18 +289,31 @@ int alloc_let_go(struct heap *h, uint64_t x, uint64_t w)
 
 /* ---------------------------------------------------- choosing extents */
 
-/* Claims extent x if it is free: it becomes host's, of class cls, held,
- * with an empty list and nothing carved. */
+/*
+ * Claims extent x if it is free: it becomes host's, of class cls, held,
+ * with an empty list and nothing carved.  The caller holds the switch lock.
+ *
+ * In two steps.  The first CAS makes x ours but not held: take_from refuses
+ * an extent that is not held, so a thread of ours whose current[] still
+ * names x from its previous life (read before x was let go and given back)
+ * cannot reserve in it and pop that life's list, or carve at its bump
+ * pointer, while we reset them.  Nothing else changes the word meanwhile:
+ * adopt and let_go run under the switch lock we hold, a free finds no live
+ * block to count down, and check --repair touches only dead hosts'
+ * extents.  The second CAS makes x held with release, after the reset, so
+ * whoever reserves in it (acquire) finds the empty list and the bump
+ * pointer at 0, on any memory model.  It fails only if x was taken from us
+ * meanwhile (our slot reclaimed, and check --repair gave x back).
+ */
 static bool claim(struct heap *h, uint64_t x, uint32_t host, int cls)
 {
 	struct extent_record *r = alloc_extent(h, x);
 	uint64_t w = atomic_load_explicit(&r->state, memory_order_relaxed);
 	if (ext_owner1(w) != 0 || w != ext_pack(ext_gen(w), 0, false, 0, 0))
 		return false; /* owned, or damaged: never take a word we do not understand */
-	if (!atomic_compare_exchange_strong_explicit(&r->state, &w,
-						     ext_pack(ext_gen(w), host + 1, true,
-							      (unsigned)cls, 0),
-						     memory_order_acq_rel, memory_order_relaxed))
+	uint64_t mine = ext_pack(ext_gen(w), host + 1, false, (unsigned)cls, 0);
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &w, mine, memory_order_acq_rel,
+						     memory_order_relaxed))
 		return false;
 	/* Ours alone now: nobody carves or frees in an extent with no live
 	 * block that nobody else holds.  The head keeps its tag moving. */
@@ -308,6 +321,9 @@ static bool claim(struct heap *h, uint64_t x, uint32_t host, int cls)
 	atomic_store_explicit(&r->free_head, alloc_head_pack(alloc_head_tag(head) + 1, 0),
 			      memory_order_relaxed);
 	atomic_store_explicit(&r->bump, 0, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &mine, mine | EXT_HELD,
+						     memory_order_release, memory_order_relaxed))
+		return false;
 	atomic_fetch_add_explicit(&alloc_header(h, host)->extent_claims, 1,
 				  memory_order_relaxed); /* a statistic */
 	return true;
