@@ -554,6 +554,12 @@ void alloc_free(struct heap *h, uint32_t host, struct magazine *mag, uint64_t of
 	release_blocks(h, x, &offset, 1);
 }
 
+void alloc_drop_magazine(struct magazine *mag)
+{
+	if (mag)
+		memset(mag, 0, sizeof *mag);
+}
+
 void alloc_flush_magazine(struct heap *h, struct magazine *mag)
 {
 	if (!mag)

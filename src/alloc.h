@@ -171,8 +171,16 @@ void alloc_free(struct heap *h, uint32_t host, struct magazine *mag, uint64_t of
 		int cls);
 
 /* Gives every block of `mag` back to its extent (a thread ends, or the
- * handle detaches). */
+ * handle detaches).  Only while the host still holds its slot: see
+ * alloc_drop_magazine. */
 void alloc_flush_magazine(struct heap *h, struct magazine *mag);
+
+/* Forgets every block of `mag` without freeing any (a thread of a host
+ * that lost its slot ends).  Its own blocks are the slot's new holder's
+ * now, or check --repair's, which may have freed them already; its
+ * batched remote frees are left to check --repair too.  Freeing them
+ * again would push blocks that may be live by now. */
+void alloc_drop_magazine(struct magazine *mag);
 
 /*
  * A new holder of host slot `host` takes over its extents: none is its

@@ -255,11 +255,19 @@ static int pool_alloc(const char *path, struct shmemora_pool **out)
 	return 0;
 }
 
-/* A thread of this process ends: its magazine goes back to the extents. */
+/* A thread of this process ends: its magazine goes back to the extents,
+ * if the slot is still ours.  A host whose slot was reclaimed while it was
+ * frozen frees nothing (docs/multi-host.md, fencing): check --repair may
+ * have freed those blocks already and the slot's new holder built entries
+ * in them; its detach skips the flush for the same reason. */
 static void thread_ends(void *arg, unsigned slot)
 {
 	struct shmemora_pool *pool = arg;
-	alloc_flush_magazine(&pool->heap, alloc_magazine(&pool->heap, (int)slot));
+	struct magazine *mag = alloc_magazine(&pool->heap, (int)slot);
+	if (!pool->observer && pool_may_write(pool) == 0)
+		alloc_flush_magazine(&pool->heap, mag);
+	else
+		alloc_drop_magazine(mag);
 }
 
 /* Last step of create and attach: the secrets are derived, the protected
