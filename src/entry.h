@@ -20,7 +20,13 @@
  *                     whole entry.  (The MAC too because a host that writes
  *                     raw bytes could set seq back to a value a reader saw
  *                     while the block was rebuilt; a rebuild never keeps
- *                     the MAC, since every build draws a new nonce.)
+ *                     the MAC, since every build draws a new nonce.)  Not
+ *                     when the block's extent may have gone back and come
+ *                     again for another size class meanwhile: the offset
+ *                     can then lie inside another entry, whose key or value
+ *                     bytes (anyone's to choose) can equal the old seq
+ *                     while the old MAC is still there beyond its end.  A
+ *                     reader that hands bytes out confirms by its slot.
  * A reader that found the entry through an index slot may confirm by the
  * slot instead (index_hit_still): an entry is retired only after its slot
  * stops naming it, and a slot names a build by its seq (index.h's build

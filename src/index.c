@@ -388,6 +388,12 @@ bool index_hit_still(const struct kv_index *ix, const struct index_hit *hit)
 	return slot_still(hit->slot, hit->slot_value);
 }
 
+bool index_item_still(const struct kv_index *ix, const struct index_item *item)
+{
+	(void)ix;
+	return slot_still(item->slot, item->slot_value);
+}
+
 bool index_remove(struct kv_index *ix, const struct index_hit *hit)
 {
 	return index_clear_slot(ix, hit->slot, hit->slot_value);

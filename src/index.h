@@ -180,6 +180,9 @@ int index_publish_new(struct kv_index *ix, const struct entry_key *k, uint64_t h
  * complete before the slot is read again. */
 bool index_hit_still(const struct kv_index *ix, const struct index_hit *hit);
 
+/* The same for an item of a walk (its slot and the value it was read at). */
+bool index_item_still(const struct kv_index *ix, const struct index_item *item);
+
 /* Replaces the entry of `hit` by the built entry `e` (CAS on the slot).
  * Returns true if the slot still held hit's entry, with *now (if not NULL)
  * the slot's new value. */

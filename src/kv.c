@@ -412,7 +412,13 @@ static int scan_item(void *arg, const struct index_item *it)
 	shmemora_scan_item item = { it->key, e->key_len, NULL, e->value_len, e->version };
 	if (sc->with_values) {
 		entry_copy_value(&op->pool->entries, e, sc->value);
-		if (!entry_unchanged(&op->pool->entries, e))
+		/* Confirmed by the slot too, as a get is: seq and MAC at the
+		 * entry's offset are not enough once its extent went back and
+		 * came again for another size class, where that offset can be the
+		 * middle of another entry, whose key bytes can equal the old seq
+		 * while the old MAC is still beyond its end (test_alloc_races). */
+		if (!entry_unchanged(&op->pool->entries, e) ||
+		    !index_item_still(&op->pool->index, it))
 			return INDEX_WALK_AGAIN; /* replaced meanwhile: read its successor */
 		item.value = sc->value;
 	}
