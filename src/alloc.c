@@ -573,6 +573,9 @@ void alloc_free(struct heap *h, uint32_t host, struct magazine *mag, uint64_t of
 			release_with_batched(h, mag, x, offset);
 			return;
 		}
+		/* Marked ours while it waits: check --repair must not take it
+		 * for a dead owner's leak (alloc.h). */
+		set_free_link(h, offset, alloc_batch_mark(host, h->epoch));
 		mag->remote[mag->remote_count] = offset;
 		mag->remote_class[mag->remote_count++] = (uint8_t)cls;
 		if (mag->remote_count == REMOTE_MAX)

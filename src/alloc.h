@@ -131,6 +131,7 @@ struct heap {
 	uint64_t damaged[ALLOC_DAMAGED_MAX]; /* extents found damaged: not carved again */
 	uint32_t damaged_count;
 	struct magazine *mags;          /* MAG_THREADS of them (in the arena), or NULL */
+	uint32_t epoch;                 /* the slot's epoch we hold it at (batch marks) */
 	int lock_made;
 };
 
@@ -232,8 +233,30 @@ static inline struct heap_header *alloc_header(const struct heap *h, uint32_t ho
 void alloc_header_counters(const struct heap *h, uint32_t host, _Atomic uint64_t **to);
 
 /* The free link of the block at `offset`, a block reference (for walking a
- * list). */
+ * list), or a batch mark (below). */
 uint64_t alloc_free_link(const struct heap *h, uint64_t offset);
+
+/*
+ * A block freed into another host's extent waits in the freeing thread's
+ * batch, still counted live in its extent, for as long as that thread
+ * frees fewer than REMOTE_MAX such blocks: no grace period can tell it from
+ * a leak.  So while it waits its free link says who holds it: bit 63 set,
+ * the holder's slot epoch in bits 16-47, the slot in bits 0-15 (a block
+ * reference never reaches bit 36).  check --repair leaves a block so marked
+ * alone while that slot is held at that epoch; the mark is overwritten when
+ * the batch pushes the block.
+ */
+#define ALLOC_BATCH_MARK (1ULL << 63)
+static inline uint64_t alloc_batch_mark(uint32_t host, uint32_t epoch)
+{
+	return ALLOC_BATCH_MARK | (uint64_t)epoch << 16 | (host & 0xffff);
+}
+static inline bool alloc_link_is_batch_mark(uint64_t link) { return link >> 63; }
+static inline uint32_t alloc_batch_mark_host(uint64_t link) { return (uint32_t)(link & 0xffff); }
+static inline uint32_t alloc_batch_mark_epoch(uint64_t link)
+{
+	return (uint32_t)(link >> 16);
+}
 
 /*
  * check --repair, on an extent whose owner is dead and whose state word

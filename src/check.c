@@ -342,6 +342,7 @@ struct extent_walk {
 	unsigned cls;
 	uint32_t owner;
 	uint64_t listed, live, held;
+	uint64_t batched;                  /* in a live host's batch of remote frees */
 	const char *bad_list;              /* why its free list is broken, or NULL */
 	int fix;                           /* repair it: its owner is not alive */
 };
@@ -443,8 +444,20 @@ static int read_extent(struct checker *c, uint64_t x, struct extent_walk *e)
 	return 1;
 }
 
+/* Is the block at `off` (neither live nor free) waiting in the batch of
+ * remote frees of a host that holds its slot now, at the epoch it marked
+ * the block with (alloc.h)?  Such a block is that host's to push. */
+static bool batched_by_live_host(struct checker *c, uint64_t off)
+{
+	uint64_t link = alloc_free_link(&c->pool->heap, off);
+	return alloc_link_is_batch_mark(link) &&
+	       hosts_incarnation_alive(&c->pool->registry, alloc_batch_mark_host(link),
+				       alloc_batch_mark_epoch(link));
+}
+
 /* Counts the extent's carved blocks by their marks; with `leaks`, also
- * lists the blocks that are neither live nor free (up to `cap`). */
+ * lists the blocks that are neither live nor free (up to `cap`).  In a dead
+ * host's extent, a block another host's batch holds is not a leak. */
 static void walk_blocks(struct checker *c, struct extent_walk *e, uint64_t *leaks,
 			uint64_t cap)
 {
@@ -453,6 +466,10 @@ static void walk_blocks(struct checker *c, struct extent_walk *e, uint64_t *leak
 		if (m == M_LIVE) {
 			e->live++;
 		} else if (m != M_FREE) {
+			if (!c->host_live[e->owner] && batched_by_live_host(c, e->start + rel)) {
+				e->batched++;
+				continue;
+			}
 			if (leaks && e->held < cap)
 				leaks[e->held] = e->start + rel;
 			e->held++;
@@ -474,8 +491,12 @@ static int host_alive_now(struct checker *c, uint32_t i)
  * leaked, so the leaks are freed only if the extent's state word and list
  * head are unchanged after a grace period: a push or a count change in
  * between means a free was in flight, and the extent is left for the next
- * run.  What remains is a host paused for the whole grace period between
- * retiring a block of a dead host's extent and pushing it (docs/api.md).
+ * run.  A free that waits in a live host's batch cannot be seen that way (it
+ * may wait for ever): its block carries the batcher's mark (alloc.h), and
+ * walk_blocks counts it as that host's; a mark that appears during the
+ * grace period is a free in flight too.  What remains is a host paused for
+ * the whole grace period between retiring a block of a dead host's extent
+ * and marking or pushing it (docs/api.md).
  */
 #define REPAIR_GRACE_NS 20000000L
 static int free_leaks(struct checker *c, const struct extent_walk *e, uint64_t head,
@@ -487,12 +508,18 @@ static int free_leaks(struct checker *c, const struct extent_walk *e, uint64_t h
 	if (atomic_load(&r->state) != e->w || atomic_load(&r->free_head) != head ||
 	    atomic_load(&r->bump) != e->bump || host_alive_now(c, e->owner))
 		return 0; /* a free in flight, or a new holder of the slot at work */
+	/* A free that batched a block since the walk (its host retired it just
+	 * before we looked, and marked it after) is in flight too. */
+	for (uint64_t i = 0; i < n; i++)
+		if (batched_by_live_host(c, leaks[i]))
+			return 0;
 	for (uint64_t i = 0; i < n; i++)
 		entry_make_unreadable(&c->pool->entries, leaks[i]);
-	/* Back on the list, and the count made what the index says is live
-	 * (the leaks a dead thread held were counted; blocks cut off a broken
-	 * list were not: either way none of them is out of the list now). */
-	return alloc_repair_extent(&c->pool->heap, e->x, e->w, leaks, n, e->live);
+	/* Back on the list, and the count made what the index says is live plus
+	 * what live hosts' batches hold (the leaks a dead thread held were
+	 * counted; blocks cut off a broken list were not: either way none of
+	 * them is out of the list now). */
+	return alloc_repair_extent(&c->pool->heap, e->x, e->w, leaks, n, e->live + e->batched);
 }
 
 static void check_extent(struct checker *c, uint64_t x, uint64_t *leaks)
@@ -534,9 +561,10 @@ static void check_extent(struct checker *c, uint64_t x, uint64_t *leaks)
 		c->r->held_blocks += e.held; /* its threads' magazines, builds in flight */
 		return;
 	}
+	c->r->held_blocks += e.batched; /* other hosts' batches: theirs to push */
 	/* Anything to mend: leaks, a count the walk disagrees with, or the
 	 * held bit of a host that will never carve again. */
-	bool mend = e.held || ext_live(e.w) != e.live || ext_held(e.w);
+	bool mend = e.held || ext_live(e.w) != e.live + e.batched || ext_held(e.w);
 	int fixed = e.fix && mend && free_leaks(c, &e, head, leaks, e.held);
 	if (e.held) {
 		c->r->leaked_blocks += e.held;

@@ -280,6 +280,7 @@ static int protect_pool(struct shmemora_pool *pool)
 	if (rc)
 		return rc;
 	pool_bind(pool);
+	pool->heap.epoch = pool->epoch; /* an observer's is never used */
 	if ((rc = alloc_init(&pool->heap)) ||
 	    (rc = protect_init(&pool->prot, &pool->caps, pool->secrets, pool_key_hint(pool),
 			       pool->base, pool->size, pool_thread_area_bytes())))
