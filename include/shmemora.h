@@ -227,9 +227,12 @@ SHMEMORA_API int shmemora_config_set_host_id(shmemora_config *cfg, int host_id);
 /**
  * attach: attach as an observer (`on` = 1): map and verify the pool but claim
  * no host slot, start no heartbeat thread, and never take over anyone's slot.
- * Reads (get, multi_get, stats, token list and inspect, check without
- * repair) work; writes, token minting, revocation and gc are refused with
- * SHMEMORA_E_READ_ONLY.  Works while every host slot is held.  Default 0.
+ * Reads (get, multi_get, scan, stats, token list and inspect, check) work;
+ * writes, token minting, revocation and gc are refused with
+ * SHMEMORA_E_READ_ONLY.  shmemora_check with SHMEMORA_CHECK_REPAIR works too
+ * (an administrator's mending needs no slot and allocates nothing; it is
+ * how `shmemora check --repair` runs while every slot is held).  Works while
+ * every host slot is held.  Default 0.
  */
 SHMEMORA_API int shmemora_config_set_observer(shmemora_config *cfg, int on);
 /**

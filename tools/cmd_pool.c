@@ -86,6 +86,8 @@ static const struct create_option create_options[] = {
 	{ "lease-ms", "MS", V_NUMBER, 100, UINT32_MAX, SET_U32,
 	  { .u32 = shmemora_config_set_lease_ms },
 	  "heartbeat lease for hosts on other machines (default 30000)" },
+	{ "host-id", "N", V_NUMBER, 0, INT_MAX, SET_INT, { .i = shmemora_config_set_host_id },
+	  "the host slot this process holds while it creates the\npool (default 0); one out of range fails the create\nafter the superblocks are written, and the medium is\nput back as it was" },
 	{ "force", NULL, V_FLAG, 0, 0, SET_INT, { .i = shmemora_config_set_force },
 	  "overwrite a devdax device that already holds a pool" },
 };

@@ -353,6 +353,12 @@ static void expiry_in_the_past_cannot_be_derived(void **state)
 static void concurrent_revoke_stops_another_process_at_once(void **state)
 {
 	struct fixture *f = *state;
+#if defined(__SANITIZE_THREAD__)
+	/* It forks a host while this process runs its handle's heartbeat
+	 * thread, and ThreadSanitizer cannot follow a child of a threaded
+	 * process that starts threads; the plain and ASan builds run it. */
+	skip();
+#endif
 	shmemora_token t = derive_region(f, &f->root, 0, 4096, SHMEMORA_RIGHT_READ);
 	int go[2], revoked[2];
 	assert_int_equal(pipe(go), 0);
