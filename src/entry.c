@@ -348,17 +348,6 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, struct magazi
 	return 0;
 }
 
-void entry_set_version(struct entries *es, struct entry_snap *built, const void *key,
-		       uint64_t version)
-{
-	/* Our own unpublished entry: no other host has a reason to read it,
-	 * and a reader from the block's previous life holds an older seq.
-	 * Rewritten from our own snapshot, never from the pool. */
-	built->version = version;
-	write_header(es, built, key);
-	coherence_writeback(es->heap->coh, entry_at(es, built->offset), sizeof(struct kv_entry));
-}
-
 void entry_make_unreadable(struct entries *es, uint64_t offset)
 {
 	struct kv_entry *e = entry_at(es, offset);

@@ -166,12 +166,6 @@ int entry_build(struct entries *es, uint32_t host, uint32_t epoch, struct magazi
 		const struct entry_key *k, const void *value, size_t value_len, uint64_t version,
 		struct entry_snap *built);
 
-/* Sets the version of an entry this thread built and has not published
- * (a writer that lost a race and tries again), resealing it from its
- * snapshot `built` and its key. */
-void entry_set_version(struct entries *es, struct entry_snap *built, const void *key,
-		       uint64_t version);
-
 /* Makes an entry that no slot names any more unreadable (seq odd and
  * different, so a reader still copying it retries) and frees its block, on
  * behalf of `host` through `mag` (alloc_free).  `cls` is the class its

@@ -65,9 +65,13 @@ static int charge(struct kv_op *op, int64_t keys, int64_t bytes)
 	return nstable_charge(&op->pool->nstable, op->ns_index, keys, bytes);
 }
 
-/* The entry to publish, at `version`: built once, then only re-versioned.
- * The fence first: a host whose slot was taken over must not allocate from
- * extents that are now another process's. */
+/* The entry to publish, at `version`.  A retry (the slot changed under
+ * us) builds it again rather than rewriting the version of the one built
+ * before: one path writes every entry (entry_build), so its seq protocol
+ * and its write-back are the only ones, and retries are rare (0.0001 per
+ * write under YCSB-A's zipfian, docs/benchmark.md).  The fence first: a
+ * host whose slot was taken over must not allocate from extents that are
+ * now another process's. */
 static int prepare(struct write *w, uint64_t version)
 {
 	shmemora_pool *pool = w->op->pool;
@@ -75,8 +79,10 @@ static int prepare(struct write *w, uint64_t version)
 	if (rc)
 		return rc;
 	if (w->have_built) {
-		entry_set_version(&pool->entries, &w->built, w->k.key, version);
-		return 0;
+		/* Never published: back to our magazine, likely to be taken
+		 * again just below. */
+		pool_retire(pool, w->built.offset, w->built.size_class);
+		w->have_built = false;
 	}
 	uint64_t t = TIMING_START();
 	rc = entry_build(&pool->entries, pool->host_id, pool->epoch, pool_magazine(pool), &w->k, w->value,
