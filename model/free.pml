@@ -1,13 +1,17 @@
 /*
- * free.pml — cross-host free on the per-partition free lists (alloc.c).
+ * free.pml — cross-host free on one extent's free list (alloc.c: pop_free,
+ * release_blocks).
  *
- * The owner pops blocks from a Treiber stack whose head packs a tag (bumped
- * on every change) with the top block; it hands each block to another host,
- * which later frees it by pushing it back.  Pops and pushes race.  Two
- * poppers run: the owner, and a stale process still acting for the same
- * host slot after it was fenced, the case the tag exists for (with one
- * popper ABA cannot arise; without the tag, two poppers double-allocate,
- * which `make verify` also shows by checking a tagless mutant).
+ * Pops take blocks from a Treiber stack whose head packs a tag (bumped on
+ * every change) with the top block; each block popped is handed to another
+ * host, which later frees it by pushing it back.  Pops and pushes race.
+ * Two poppers run (in the code, two threads of the extent's owning host
+ * that both hold a reservation in it, or a stale process still acting for
+ * the same host slot after it was fenced): the case the tag exists for.
+ * With one popper ABA cannot arise; without the tag, two poppers
+ * double-allocate, which `make verify` also shows by checking a tagless
+ * mutant.  The reservations, the count and the extent's life are in
+ * extent.pml.
  *
  * Property: a block is never handed out twice at once (no double
  * allocation), which a stale next link (ABA) would cause.
