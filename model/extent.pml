@@ -229,7 +229,7 @@ inline take_from() {
 			if :: res == 2 || (res == 0 && !list_ok) -> lost = true; break :: else fi;
 			if :: res == 1 -> blk[got] = off; got++ :: else fi
 		od;
-		if :: got < n -> state = state - (n - got); bad = 1 :: else fi   /* unreserve */
+		if :: got < n -> state = state - (n - got); bad = 1 :: else fi   /* unreserve: needs damage, never reached */
 	:: else
 	fi
 }

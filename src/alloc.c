@@ -178,11 +178,31 @@ static int carve(struct heap *h, uint64_t x, int cls, uint64_t *offset)
 }
 
 /* Gives back `n` reserved blocks of extent x that were never taken. */
-static void unreserve(struct heap *h, uint64_t x, uint64_t n)
+/*
+ * Lowers extent x's count by n blocks that are back on its list or were
+ * never taken, giving the extent back when they were its last and nobody
+ * holds it (so an extent emptied by a free, or by a reservation that found
+ * less than it counted, never stays owned and empty).
+ */
+static void count_down(struct heap *h, uint64_t x, uint64_t n)
 {
-	/* The extent is held by us, so the count cannot reach an empty extent
-	 * that someone else gives back meanwhile. */
-	atomic_fetch_sub_explicit(&alloc_extent(h, x)->state, n, memory_order_acq_rel);
+	struct extent_record *r = alloc_extent(h, x);
+	uint64_t s = atomic_load_explicit(&r->state, memory_order_acquire);
+	for (;;) {
+		if (ext_owner1(s) == 0 || ext_live(s) < n)
+			return; /* a count below what was freed: damage, left to check */
+		bool last = ext_live(s) == n && !ext_held(s);
+		uint64_t ns = last ? ext_pack(ext_gen(s) + 1, 0, false, 0, 0) : s - n;
+		uint32_t owner = ext_owner1(s) - 1;
+		if (atomic_compare_exchange_weak_explicit(&r->state, &s, ns, memory_order_acq_rel,
+							  memory_order_acquire)) {
+			if (last && owner < h->hosts)
+				atomic_fetch_add_explicit(&alloc_header(h, owner)->extent_returns, 1,
+							  memory_order_relaxed); /* a statistic */
+			return;
+		}
+		contention[CONT_FREE]++;
+	}
 }
 
 /*
@@ -227,8 +247,11 @@ static int take_from(struct heap *h, uint32_t host, uint64_t x, int cls, uint64_
 			break; /* damaged, or nothing left but a damaged list */
 		got += (uint32_t)rc;
 	}
+	/* What we reserved and did not take.  Another of our threads may have
+	 * let x go meanwhile (it switched extents): then this may be its last
+	 * count, and x goes back. */
 	if (got < n)
-		unreserve(h, x, n - got);
+		count_down(h, x, n - got);
 	return got ? (int)got : -1;
 }
 
@@ -278,13 +301,6 @@ int alloc_repair_extent(struct heap *h, uint64_t x, uint64_t w, const uint64_t *
 			   : ext_pack(ext_gen(w) + 1, 0, false, 0, 0);
 	return atomic_compare_exchange_strong_explicit(&r->state, &w, nw, memory_order_acq_rel,
 						       memory_order_relaxed);
-}
-
-int alloc_let_go(struct heap *h, uint64_t x, uint64_t w)
-{
-	if (ext_owner1(w) == 0 || ext_owner1(w) > h->hosts)
-		return 0;
-	return let_go(h, x, ext_owner1(w) - 1);
 }
 
 /* ---------------------------------------------------- choosing extents */
@@ -457,22 +473,7 @@ static void release_blocks(struct heap *h, uint64_t x, const uint64_t *off, uint
 			break;
 		contention[CONT_FREE]++;
 	}
-	uint64_t s = atomic_load_explicit(&r->state, memory_order_acquire);
-	for (;;) {
-		if (ext_owner1(s) == 0 || ext_live(s) < n)
-			return; /* a count below what was freed: damage, left to check */
-		bool last = ext_live(s) == n && !ext_held(s);
-		uint64_t ns = last ? ext_pack(ext_gen(s) + 1, 0, false, 0, 0) : s - n;
-		uint32_t owner = ext_owner1(s) - 1;
-		if (atomic_compare_exchange_weak_explicit(&r->state, &s, ns, memory_order_acq_rel,
-							  memory_order_acquire)) {
-			if (last && owner < h->hosts)
-				atomic_fetch_add_explicit(&alloc_header(h, owner)->extent_returns, 1,
-							  memory_order_relaxed); /* a statistic */
-			return;
-		}
-		contention[CONT_FREE]++;
-	}
+	count_down(h, x, n);
 }
 
 /* Sorts blocks by offset, so blocks of one extent are adjacent. */

@@ -270,9 +270,4 @@ static inline uint32_t alloc_batch_mark_epoch(uint64_t link)
 int alloc_repair_extent(struct heap *h, uint64_t x, uint64_t w, const uint64_t *off,
 			uint64_t n, uint64_t live);
 
-/* Extent x, whose state word read `w`, is held by no one any more (its
- * owner is dead: check --repair), and goes back to the pool if no block of
- * it is live: 1 if it went back. */
-int alloc_let_go(struct heap *h, uint64_t x, uint64_t w);
-
 #endif
