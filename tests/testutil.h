@@ -1,6 +1,6 @@
 /*
  * testutil.h — helpers shared by the test programs: unique pool paths under
- * /dev/shm, small pools, file snapshots to prove "nothing changed", and
+ * /dev/shm, host processes that die with the test, small pools, file snapshots to prove "nothing changed", and
  * assertions on SHMemora error codes that print the library's message.
  */
 #ifndef SHMEMORA_TESTUTIL_H
@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,23 @@ static inline void test_pool_path(char *out, size_t n, const char *tag)
 	const char *dir = getenv("SHMEMORA_TEST_DIR");
 	snprintf(out, n, "%s/shmemora-test-%s-%d-%d", dir && *dir ? dir : "/dev/shm", tag,
 		 (int)getpid(), counter++);
+}
+
+/* fork() for a test's host processes: the child is killed when the process
+ * that forked it ends, so a test that fails, times out or is killed never
+ * leaves hosts behind writing to a pool (or filling /dev/shm with logs).
+ * Only for forks from a thread that outlives the child (every test forks
+ * from its main thread). */
+static inline pid_t test_fork(void)
+{
+	pid_t parent = getpid();
+	pid_t kid = fork();
+	if (kid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127); /* the parent ended before the signal was set */
+	}
+	return kid;
 }
 
 static inline void test_key_path(const char *pool, char *out, size_t n)

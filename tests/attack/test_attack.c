@@ -363,7 +363,7 @@ static void concurrent_revoke_stops_another_process_at_once(void **state)
 	int go[2], revoked[2];
 	assert_int_equal(pipe(go), 0);
 	assert_int_equal(pipe(revoked), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		/* Another host: reads in a loop with the token until told the
 		 * revoke returned; the very next read must be refused. */
@@ -850,7 +850,7 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
 
 static int run_mpk_attack(struct fixture *f, void (*attack)(volatile uint8_t *pool))
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		struct sigaction sa = { 0 };
 		sa.sa_sigaction = on_segv;
@@ -897,7 +897,7 @@ static void *early_thread(void *unused)
 
 static int run_mpk_early_thread_attack(struct fixture *f)
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		struct sigaction sa = { 0 };
 		sa.sa_sigaction = on_segv;

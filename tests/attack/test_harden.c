@@ -100,7 +100,7 @@ static int run_child(struct fixture *f, child_fn body)
 {
 	fflush(stdout);
 	fflush(stderr);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0)
 		_exit(body(f)); /* _exit: no atexit handlers, no leak check in the child */
 	int status;
@@ -705,7 +705,7 @@ static int cross_process_attack(struct fixture *f, int hardened)
 {
 	int ready[2], done[2];
 	CHECK(pipe(ready) == 0 && pipe(done) == 0);
-	pid_t host = fork();
+	pid_t host = test_fork();
 	if (host == 0) {
 		if (become_ordinary_user())
 			_exit(CHILD_SKIP);
@@ -1192,7 +1192,7 @@ static int inherited(struct fixture *f)
 {
 	shmemora_pool *p = attach(f, 1);
 	CHECK(p);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *q;
 		_exit(shmemora_attach(f->path, NULL, &q) == SHMEMORA_E_IO ? 0 : 1);

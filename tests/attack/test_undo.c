@@ -351,7 +351,7 @@ static int race_round(struct fixture *f, shmemora_pool *pool, const char *path,
 	for (int h = 0; h < 2; h++) {
 		assert_int_equal(pipe(pipes[h]), 0);
 		assert_int_equal(pipe(ready[h]), 0);
-		kid[h] = fork();
+		kid[h] = test_fork();
 		if (kid[h] == 0) {
 			close(pipes[h][0]);
 			close(ready[h][0]);

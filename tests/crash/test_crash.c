@@ -35,7 +35,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -192,14 +191,9 @@ static int writer(const char *pool_path, const shmemora_token *root, int role)
 static pid_t start_child(int (*fn)(const char *, const shmemora_token *, int), const char *pool,
 			 const shmemora_token *root, int role)
 {
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(99); /* the parent died before the line above */
+	pid_t pid = test_fork();
+	if (pid == 0)
 		_exit(fn(pool, root, role));
-	}
 	register_child(pid);
 	return pid;
 }

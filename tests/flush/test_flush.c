@@ -793,7 +793,7 @@ static void a_rebuilt_block_counts_its_lives_whatever_the_cache(void **state)
 	assert_shm(0, shmemora_kv_delete(s.h[0], &s.root, NS, "b", 1));
 	assert_shm(0, shmemora_detach(s.h[0]));
 	s.h[0] = NULL;
-	pid_t child = fork();
+	pid_t child = test_fork();
 	assert_true(child >= 0);
 	if (child == 0) {
 		shmemora_pool *c;

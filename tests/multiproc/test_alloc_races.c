@@ -215,7 +215,7 @@ static void remote_frees_batched_before_a_repair_are_not_freed_twice(void **stat
 	struct fixture *f = *state;
 	int id_pipe[2];
 	assert_int_equal(pipe(id_pipe), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		if (attach_at(f->path, -1, &p))
@@ -253,7 +253,7 @@ static void remote_frees_batched_before_a_repair_are_not_freed_twice(void **stat
 		assert_shm(0, delete_key(f->pool, &f->root, "d", i));
 
 	/* A new holder of the dead slot writes into the extent it adopts. */
-	kid = fork();
+	kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		if (attach_at(f->path, (int)dead, &p))
@@ -293,7 +293,7 @@ static void emptied_extents_go_back_though_their_last_frees_were_batched(void **
 	assert_shm(0, shmemora_stats_get(f->pool, &st0));
 	int per_pipe[2];
 	assert_int_equal(pipe(per_pipe), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		if (attach_at(f->path, 2, &p))
@@ -341,7 +341,7 @@ static void emptied_extents_go_back_though_their_last_frees_were_batched(void **
 	 * fills the empty pool. */
 	int refill_pipe[2];
 	assert_int_equal(pipe(refill_pipe), 0);
-	kid = fork();
+	kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		if (attach_at(f->path, 3, &p))
@@ -430,7 +430,7 @@ static int run_to(pid_t tid, void *fn)
 /* Is ptrace of our own children allowed here? */
 static int ptrace_allowed(void)
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		pause();
 		_exit(0);
@@ -522,7 +522,7 @@ static void zombie_host(struct fixture *f, int report, int command)
 /* A host on slot 1 in a child: puts keys tag0..tag<n-1>, detaches. */
 static void slot1_writer(struct fixture *f, const char *tag, int n)
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		if (attach_at(f->path, 1, &p))
@@ -541,7 +541,7 @@ static void a_fenced_hosts_exiting_thread_leaves_its_magazine_alone(void **state
 	int report[2], command[2];
 	assert_int_equal(pipe(report), 0);
 	assert_int_equal(pipe(command), 0);
-	pid_t zombie = fork();
+	pid_t zombie = test_fork();
 	if (zombie == 0)
 		zombie_host(f, report[1], command[0]);
 	linger(zombie);
@@ -715,7 +715,7 @@ static void a_thread_with_a_stale_extent_cannot_take_from_a_claim_in_progress(vo
 	assert_int_equal(pipe(c2), 0);
 	assert_int_equal(pipe(r1), 0);
 	assert_int_equal(pipe(r2), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0)
 		claim_host(f, geo[1], c1[0], c2[0], r1[1], r2[1]);
 	linger(kid);
@@ -812,7 +812,7 @@ static struct reader start_reader(struct fixture *f, int by_scan)
 	int cmd[2], rep[2];
 	assert_int_equal(pipe(cmd), 0);
 	assert_int_equal(pipe(rep), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_config *cfg;
 		shmemora_pool *p;
@@ -928,7 +928,7 @@ static void a_stale_reader_never_returns_bytes_of_a_reclaimed_extent(void **stat
 	assert_shm(0, shmemora_kv_delete(f->pool, &f->root, "v", "victim0000", 10));
 	assert_shm(0, shmemora_detach(f->pool));
 	f->pool = NULL;
-	pid_t attacker = fork();
+	pid_t attacker = test_fork();
 	if (attacker == 0) {
 		shmemora_pool *p;
 		if (attach_at(f->path, 1, &p))

@@ -31,7 +31,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -272,7 +271,6 @@ static void *work(void *arg)
  * replaced, detaches, and attaches again, until the run's end. */
 static int host_main(int host, uint64_t end)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	uint64_t rs = 0x9e3779b97f4a7c15ULL * (uint64_t)(host + 1) ^ (uint64_t)getpid() << 20;
 	uint64_t total = end - mono_ns();
 	uint64_t round = total / 5 + 1, slice = round / 3 + 1;
@@ -319,7 +317,7 @@ static int host_main(int host, uint64_t end)
 
 static pid_t start_host(int host, uint64_t end)
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0)
 		_exit(host_main(host, end));
 	return kid;

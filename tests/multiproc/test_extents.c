@@ -106,7 +106,7 @@ static void emptied_extents_go_back_and_another_host_fills_them(void **state)
 	/* Detached, this host gives back what its threads held. */
 	assert_shm(0, shmemora_detach(f->pool));
 	f->pool = NULL;
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		if (shmemora_attach(f->path, NULL, &p))
@@ -131,7 +131,7 @@ static uint32_t killed_writer(struct fixture *f, int slot, const char *tag, uint
 {
 	int pipefd[2];
 	assert_int_equal(pipe(pipefd), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		close(pipefd[0]);
 		shmemora_config *cfg;
@@ -193,7 +193,7 @@ static void dead_hosts_extents_are_adopted_by_the_next_owner_of_its_slot(void **
 	shmemora_stats st = stats_of(f->pool);
 	uint64_t held = st.host_extents[dead];
 	assert_true(held >= 2);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_config *cfg;
 		shmemora_pool *p;

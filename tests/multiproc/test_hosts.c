@@ -63,7 +63,7 @@ static void eight_processes_attach_at_once_get_distinct_ids(void **state)
 	assert_int_equal(pipe(release), 0);
 	pid_t kids[8];
 	for (int i = 0; i < 8; i++) {
-		kids[i] = fork();
+		kids[i] = test_fork();
 		assert_true(kids[i] >= 0);
 		if (kids[i] == 0)
 			child_attach_and_hold(pool, start[0], report[1], release[0]);
@@ -112,7 +112,7 @@ static void killed_host_slot_is_reclaimed_by_next_attach(void **state)
 	assert_int_equal(pipe(start), 0);
 	assert_int_equal(pipe(report), 0);
 	assert_int_equal(pipe(release), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0)
 		child_attach_and_hold(pool, start[0], report[1], release[0]);
 	assert_int_equal(write(start[1], "x", 1), 1);
@@ -268,7 +268,7 @@ static void lease_decides_for_hosts_on_other_machines(void **state)
 	int cmd[2], report[2];
 	assert_int_equal(pipe(cmd), 0);
 	assert_int_equal(pipe(report), 0);
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0)
 		remote_host(pool, cmd[0], report[1]);
 	int32_t rc;

@@ -187,7 +187,7 @@ static void hosts_share_keys_without_torn_values_or_lost_writes(void **state)
 
 	pid_t kids[HOSTS];
 	for (int h = 0; h < HOSTS; h++) {
-		kids[h] = fork();
+		kids[h] = test_fork();
 		if (kids[h] == 0)
 			_exit(host_main(path, &root, h, secs, path));
 	}

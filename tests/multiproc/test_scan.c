@@ -106,7 +106,7 @@ static void scan_under_a_writer_visits_every_stable_key_once(void **state)
 		snprintf(key, sizeof key, "stable%u", i);
 		assert_shm(0, put_value(f->pool, &f->root, "other", key, 1, 100));
 	}
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0)
 		writer(f->path, &f->root);
 	for (int round = 0; round < 5; round++) {
@@ -142,7 +142,7 @@ static void multi_get_under_a_writer_returns_whole_values(void **state)
 		snprintf(key, sizeof key, "stable%u", i);
 		assert_shm(0, put_value(f->pool, &f->root, "t", key, 1, 100));
 	}
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0)
 		writer(f->path, &f->root);
 	enum { N = 40 };

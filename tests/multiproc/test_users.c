@@ -28,7 +28,7 @@ static gid_t pool_group(void)
 static int as_other_user(int member, gid_t group, int (*body)(const char *, const shmemora_token *),
 			 const char *path, const shmemora_token *tok)
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		gid_t groups[1] = { group };
 		if (setgroups(member ? 1 : 0, groups) != 0 || setgid(NOBODY) != 0 ||

@@ -310,7 +310,7 @@ static uint64_t flip(int fd, const uint8_t *snap, size_t size, const struct targ
 static void run_other_host(const char *path, const struct tokens *t, const char *what,
 			   int i, uint64_t at, long *refused)
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		alarm(20); /* a hang ends as SIGALRM: reported below */
 		_exit(other_host(path, t));
@@ -484,7 +484,7 @@ static int race(enum aim_at which)
 						 "reader", "attacker" };
 	pid_t kid[HOSTS];
 	for (int h = 0; h < HOSTS; h++) {
-		kid[h] = fork();
+		kid[h] = test_fork();
 		assert_true(kid[h] >= 0);
 		if (kid[h] == 0) {
 			alarm((unsigned)seconds + 60); /* a hang ends as SIGALRM */

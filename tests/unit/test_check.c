@@ -85,7 +85,7 @@ static void healthy_pool_is_clean(void **state)
 static void block_of_a_host_that_died_before_publishing_is_a_leak(void **state)
 {
 	struct fixture *f = *state;
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		uint64_t off;
@@ -115,7 +115,7 @@ static void blocks_in_a_killed_hosts_magazine_are_recovered(void **state)
 	struct fixture *f = *state;
 	shmemora_stats before = { 0 };
 	assert_shm(0, shmemora_stats_get(f->pool, &before));
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		shmemora_token root = f->root; /* text-equal token, inherited */
@@ -175,7 +175,7 @@ static void garbage_index_slot_is_cleared(void **state)
  * magazine took and never used.  Returns the extent. */
 static uint64_t extent_with_two_free_blocks(struct fixture *f)
 {
-	pid_t kid = fork();
+	pid_t kid = test_fork();
 	if (kid == 0) {
 		shmemora_pool *p;
 		shmemora_token root = f->root;
