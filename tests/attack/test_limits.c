@@ -2,7 +2,8 @@
  * test_limits.c — what one tenant may take from the others, and what a
  * refused request changes (nothing).
  *
- *   quotas      a token's descendants hold at most its quota: a tenant
+ *   quotas      a token's descendants hold at most its quota (the charge
+ *               itself refuses, for derives that race): a tenant
  *               cannot fill the capability table, the administrator can
  *               still derive, and revoke + gc gives the quota back;
  *   namespaces  key and byte limits refuse the write that would pass them,
@@ -14,7 +15,9 @@
  */
 #include "testutil.h"
 
+#include "captable.h"
 #include "layout.h"
+#include "pool.h"
 
 struct fixture {
 	char path[256];
@@ -77,6 +80,33 @@ static void a_tenant_cannot_fill_the_table(void **state)
 	assert_shm(SHMEMORA_E_QUOTA, derive(f, &tenant, "t", SHMEMORA_RIGHT_READ, 0, &t));
 	assert_int_equal(token_count(f), before); /* the refusal minted nothing */
 	assert_shm(0, derive(f, &f->root, "t", SHMEMORA_RIGHT_READ, 0, &t)); /* the admin can */
+}
+
+/* The charge itself refuses what would pass the quota.  Derive checks the
+ * quota left before it mints, but two derives from one parent, on two
+ * hosts, can both pass that check; only the charge (a CAS on the parent's
+ * count) stands between them and the quota.  A race is too narrow to hit
+ * reliably, so the table is asked directly, as the second deriver would. */
+static void the_table_refuses_a_charge_past_the_quota(void **state)
+{
+	struct fixture *f = *state;
+	shmemora_token tenant, t;
+	assert_shm(0, derive(f, &f->root, "t", SHMEMORA_RIGHTS_ALL, 3, &tenant));
+	struct cap_fields pf;
+	protect_saved saved = protect_open(&f->pool->prot);
+	bool found = captable_snapshot(&f->pool->caps, tenant.id & CAP_INDEX_MASK, &pf);
+	int first = found ? captable_charge(&f->pool->caps, &pf, 2) : -1;
+	int second = found ? captable_charge(&f->pool->caps, &pf, 2) : -1; /* 4 > 3 */
+	int third = found ? captable_charge(&f->pool->caps, &pf, 1) : -1;  /* 3: the last */
+	int fourth = found ? captable_charge(&f->pool->caps, &pf, 1) : -1;
+	protect_close(&f->pool->prot, saved);
+	assert_true(found);
+	assert_int_equal(first, 0);
+	assert_int_equal(second, SHMEMORA_E_QUOTA);
+	assert_int_equal(third, 0);
+	assert_int_equal(fourth, SHMEMORA_E_QUOTA);
+	/* The refused charges took nothing, and the quota is spent. */
+	assert_shm(SHMEMORA_E_QUOTA, derive(f, &tenant, "t", SHMEMORA_RIGHT_READ, 0, &t));
 }
 
 /* An explicit quota: children of children count against it too, since each
@@ -307,6 +337,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(a_tenant_cannot_fill_the_table),
+		T(the_table_refuses_a_charge_past_the_quota),
 		T(a_quota_covers_every_descendant),
 		T(a_child_quota_beyond_the_parents_is_refused),
 		T(revoke_and_gc_give_the_quota_back),
