@@ -9,6 +9,8 @@
 #include "layout.h"
 #include "pool.h"
 
+#include <sys/wait.h>
+
 struct fixture {
 	char path[256];
 	shmemora_pool *pool;
@@ -428,6 +430,58 @@ static void raised_value_length_never_returns_more_bytes(void **state)
 	assert_int_equal(len, 0);
 }
 
+/* The same length raised and set back in a loop by another host (a
+ * process of its own writing the shared mapping) while this one reads: a
+ * double fetch (the length validated, then read again from the pool for the
+ * copy) would let some get copy the raised length.  Every get must return
+ * the value exactly, or an integrity error, and write nothing past it. */
+static void value_length_flipped_by_another_host_during_gets_copies_only_the_value(
+	void **state)
+{
+	struct fixture *f = *state;
+	assert_shm(0, PUT("flipped", "value"));
+	struct kv_entry *e = entry_of(f, "flipped");
+	_Atomic uint32_t *len_word = (_Atomic uint32_t *)&e->value_len;
+	pid_t attacker = test_fork();
+	assert_true(attacker >= 0);
+	if (attacker == 0) {
+		for (;;) { /* until killed: raised, then set back (the MAC holds again) */
+			atomic_store_explicit(len_word, 200, memory_order_relaxed);
+			for (volatile int i = 0; i < 50; i++)
+				;
+			atomic_store_explicit(len_word, 5, memory_order_relaxed);
+			for (volatile int i = 0; i < 50; i++)
+				;
+		}
+	}
+	uint64_t whole = 0, refused = 0, wrong = 0;
+	uint8_t buf[256];
+	for (int i = 0; i < 300000 && !wrong; i++) {
+		memset(buf, 0xaa, sizeof buf);
+		size_t len = 0;
+		int rc = shmemora_kv_get(f->pool, &f->root, "t", "flipped", 7, buf, sizeof buf, &len,
+					 NULL);
+		if (rc == SHMEMORA_E_CORRUPT) {
+			refused++;
+			continue;
+		}
+		if (rc != 0 || len != 5 || memcmp(buf, "value", 5) != 0) {
+			wrong++;
+			break;
+		}
+		for (size_t b = len; b < sizeof buf; b++)
+			wrong += buf[b] != 0xaa;
+		whole++;
+	}
+	kill(attacker, SIGKILL);
+	waitpid(attacker, NULL, 0);
+	print_message("# %llu whole values, %llu integrity errors, %llu wrong results or bytes\n",
+		      (unsigned long long)whole, (unsigned long long)refused,
+		      (unsigned long long)wrong);
+	assert_int_equal(wrong, 0);
+	assert_true(whole > 0 && refused > 0); /* both sides of the race were met */
+}
+
 /* A header read (its MAC verified, and remembered by this thread) and then
  * edited: the edit is caught at the next read, not passed on the strength
  * of the earlier verification; put back, the entry reads again. */
@@ -618,6 +672,7 @@ int main(void)
 		T(slot_with_garbage_offsets_never_crashes),
 		T(entry_header_with_absurd_lengths_is_an_integrity_error),
 		T(raised_value_length_never_returns_more_bytes),
+		T(value_length_flipped_by_another_host_during_gets_copies_only_the_value),
 		T(verified_then_edited_header_fails_its_mac_again),
 		T(entry_header_moved_to_another_block_fails_its_mac),
 		T(entry_moved_to_another_namespace_fails_its_mac),
