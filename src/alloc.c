@@ -615,6 +615,11 @@ int alloc_block(struct heap *h, uint32_t host, struct magazine *mag, int cls, ui
 		*offset = mag->block[cls][--mag->count[cls]];
 		return 0;
 	}
+	/* A second guard behind the write fence, which keeps observers out:
+	 * `host` indexes the per-host headers below. */
+	if (host >= h->hosts)
+		return error_set(SHMEMORA_E_READ_ONLY, "no host slot to allocate for (an observer "
+				 "handle cannot write)");
 	uint64_t got[MAG_MAX];
 	uint32_t want = mag && h->mag_cap[cls] > 1 ? h->mag_cap[cls] / 2 : 1;
 	int n = take(h, host, cls, got, want);

@@ -39,7 +39,10 @@ static inline void test_pool_path(char *out, size_t n, const char *tag)
  * that forked it ends, so a test that fails, times out or is killed never
  * leaves hosts behind writing to a pool (or filling /dev/shm with logs).
  * Only for forks from a thread that outlives the child (every test forks
- * from its main thread). */
+ * from its main thread).  A crash in the child is a crash again: cmocka's
+ * handlers (which would catch it, report it, and carry on running the rest
+ * of the group in the child) are put back to the default, so the parent
+ * sees the signal. */
 static inline pid_t test_fork(void)
 {
 	pid_t parent = getpid();
@@ -48,6 +51,9 @@ static inline pid_t test_fork(void)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127); /* the parent ended before the signal was set */
+		static const int deadly[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+		for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++)
+			signal(deadly[i], SIG_DFL);
 	}
 	return kid;
 }
