@@ -400,6 +400,7 @@ static void entry_header_with_absurd_lengths_is_an_integrity_error(void **state)
 	struct fixture *f = *state;
 	assert_shm(0, PUT("hdr", "value"));
 	struct kv_entry *e = entry_of(f, "hdr");
+	uint8_t cls = e->size_class;
 	e->value_len = 0x7fffffff;
 	char buf[8];
 	size_t len;
@@ -412,6 +413,21 @@ static void entry_header_with_absurd_lengths_is_an_integrity_error(void **state)
 	e->size_class = 0;
 	e->value_len = f->pool->sb.size_class[0]; /* class 0 cannot hold it */
 	assert_shm(SHMEMORA_E_CORRUPT, shmemora_kv_put(f->pool, &f->root, "t", "hdr", 3, "x", 1));
+	/* An impossible key length is damage, not another key: refused before
+	 * the key (or a MAC over it) is read, by get and by a walk. */
+	e->value_len = 5;
+	e->size_class = cls;
+	uint32_t lengths[] = { 0x7fffffff, f->pool->sb.max_key + 1, 0 };
+	for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+		e->key_len = lengths[i];
+		assert_shm(SHMEMORA_E_CORRUPT, shmemora_kv_get(f->pool, &f->root, "t", "hdr", 3, buf,
+							       sizeof buf, &len, NULL));
+		shmemora_check_report r = { 0 };
+		assert_shm(0, shmemora_check(f->pool, 0, &r));
+		assert_true(r.problems >= 1);
+	}
+	e->key_len = 3;
+	assert_value(f, "hdr", "value");
 }
 
 /* A value length raised within the block: the MAC refuses it, so a reader
