@@ -455,6 +455,12 @@ static void value_length_flipped_by_another_host_during_gets_copies_only_the_val
 	void **state)
 {
 	struct fixture *f = *state;
+#ifdef SHMEMORA_CACHE_MODEL
+	/* Under the cache model the forked attacker's stores stay in its own
+	 * copy of the pool (nothing writes them back), so no flip would reach
+	 * the reader: the test means nothing there. */
+	skip();
+#endif
 	assert_shm(0, PUT("flipped", "value"));
 	struct kv_entry *e = entry_of(f, "flipped");
 	_Atomic uint32_t *len_word = (_Atomic uint32_t *)&e->value_len;
