@@ -177,7 +177,6 @@ static int carve(struct heap *h, uint64_t x, int cls, uint64_t *offset)
 	return 1;
 }
 
-/* Gives back `n` reserved blocks of extent x that were never taken. */
 /*
  * Lowers extent x's count by n blocks that are back on its list or were
  * never taken, giving the extent back when they were its last and nobody
