@@ -11,8 +11,18 @@
 #
 # SAN=address|thread builds an instrumented tree (BUILD defaults to build/<san>).
 # MODEL=1 builds the cache model tree (BUILD defaults to build-model).
+# BUILD=.../address or .../thread alone implies its SAN, so that a test that
+# runs make on the tree it was given (make man, make install) never relinks
+# an instrumented tree without its instrumentation.
 
 CC      ?= cc
+ifeq ($(origin SAN),undefined)
+ifneq ($(filter %/address %/address/,$(BUILD)),)
+SAN := address
+else ifneq ($(filter %/thread %/thread/,$(BUILD)),)
+SAN := thread
+endif
+endif
 SAN     ?=
 MODEL   ?=
 BUILD   ?= build$(if $(SAN),/$(SAN))$(if $(MODEL),-model)
