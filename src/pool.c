@@ -103,6 +103,7 @@ struct beat {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stop;
+	int running;  /* the thread has started (beat_start waits for it) */
 };
 
 static void beat_once(struct shmemora_pool *pool)
@@ -123,6 +124,8 @@ static void *beat_main(void *arg)
 	struct beat *b = pool->beat;
 	uint64_t period = (uint64_t)pool->sb.lease_ms * 1000000ull / 8;
 	pthread_mutex_lock(&b->lock);
+	b->running = 1;
+	pthread_cond_broadcast(&b->wake);
 	while (!b->stop) {
 		struct timespec at;
 		clock_gettime(CLOCK_MONOTONIC, &at);
@@ -168,6 +171,15 @@ static int beat_start(struct shmemora_pool *pool)
 		return error_set(SHMEMORA_E_IO, "cannot start the heartbeat thread: %s",
 				 strerror(e));
 	}
+	/* Attach returns with the thread running, not still starting: a
+	 * thread's start-up allocates (the C library's, a sanitizer's), and a
+	 * process that forks just after attach must not copy an allocator lock
+	 * that the starting thread holds (the child would wait on it for ever;
+	 * seen under ASan, whose allocator has no fork handlers). */
+	pthread_mutex_lock(&b->lock);
+	while (!b->running)
+		pthread_cond_wait(&b->wake, &b->lock);
+	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
 

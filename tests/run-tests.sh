@@ -27,7 +27,11 @@
 #                       its cli/test_*.sh, expected-programs, and the
 #                       Makefile in its parent (tests/cli/test_runner.sh).
 #   SHMEMORA_CPUINFO    a file read instead of /proc/cpuinfo (ditto).
+#   SHMEMORA_TEST_TIMEOUT  seconds a program may run (default 1800, far
+#                       beyond any long form): a hang is then a failure by
+#                       name, "timed out", instead of a run that never ends.
 set -u
+test_timeout=${SHMEMORA_TEST_TIMEOUT:-1800}
 build=${1:-build}
 shift || true
 only=("$@")
@@ -75,7 +79,7 @@ fi
 run_tap() {
 	local name=$1; shift
 	local start=$SECONDS
-	CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$out" 2>"$err" </dev/null
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=10 "$test_timeout" "$@" >"$out" 2>"$err" </dev/null
 	local rc=$?
 	local plan=0 plans=0 plan_dir='' next=1 line neg num rest desc dir reason
 	local p=0 f=0 s=0 i
@@ -157,7 +161,11 @@ run_tap() {
 		f=$((f + missing))
 		failed_names+=("$name: $missing of the $plan planned tests never reported (the first: test $first)")
 	fi
-	[ "$rc" -ne 0 ] && problems+=("exited with status $rc")
+	if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ $((SECONDS - start)) -ge "$test_timeout" ]; then
+		problems+=("timed out after ${test_timeout} s (SHMEMORA_TEST_TIMEOUT)")
+	elif [ "$rc" -ne 0 ]; then
+		problems+=("exited with status $rc")
+	fi
 	# A program-level problem fails the program even when every line passed.
 	for i in "${problems[@]}"; do failed_names+=("$name: $i"); done
 	[ ${#problems[@]} -gt 0 ] && [ "$f" -eq 0 ] && f=1

@@ -10,7 +10,7 @@ set -u -o pipefail
 runner=$(cd "$(dirname "$0")/.." && pwd)/run-tests.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"; tap_cleanup' EXIT
-echo "1..33"
+echo "1..34"
 
 printf 'processor\t: 0\nflags\t\t: fpu sse sse2 avx2\n' >"$work/cpu-none"
 printf 'processor\t: 0\nflags\t\t: fpu sse pku ospke avx2\n' >"$work/cpu-pku"
@@ -68,6 +68,7 @@ fake "$t/test_outside" 'printf "1..2\nok 1 - one\nok 2 - two\nok 3 - three\n"'
 fake "$t/test_two_plans" 'printf "1..2\nok 1 - one\nok 2 - two\n1..2\n"'
 fake "$t/test_exit_after_plan" "$good_tap; exit 1"
 fake "$t/test_killed" "$good_tap; kill -SEGV \$\$"
+fake "$t/test_hangs" 'printf "1..2\nok 1 - one\n"; exec sleep 600'
 fake "$t/test_bail_out" 'printf "1..2\nok 1 - one\nBail out! no pool\n"'
 fake "$t/test_unnumbered" 'printf "ok - one\nok - two\n1..2\n"'
 fake "$t/test_skips" 'printf "1..4\nok 1 # SKIP no hugetlbfs\nnot ok 2 # skip no numa\nok 3 - named # Skipped: no clang\nok 4 - runs\n"'
@@ -97,6 +98,8 @@ check non_zero_exit_after_the_plan_is_a_failure runner_says "$F" 1 "2 passed, 1 
 	'^FAILED: test_exit_after_plan: exited with status 1' -- test_exit_after_plan
 check killed_after_the_plan_is_a_failure runner_says "$F" 1 "2 passed, 1 failed, 0 skipped" \
 	'^FAILED: test_killed: exited with status 139' -- test_killed
+check a_hang_is_a_failure_once_its_time_is_up runner_says "$F" 1 "1 passed, 1 failed, 0 skipped" \
+	'^FAILED: test_hangs: timed out after 2 s' SHMEMORA_TEST_TIMEOUT=2 -- test_hangs
 check bail_out_is_a_failure runner_says "$F" 1 "1 passed, 1 failed, 0 skipped" \
 	'^FAILED: test_bail_out: Bail out! no pool' -- test_bail_out
 check unnumbered_lines_take_the_next_number runner_says "$F" 0 "2 passed, 0 failed, 0 skipped" \
