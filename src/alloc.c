@@ -526,27 +526,6 @@ static void flush_remote(struct heap *h, struct magazine *mag)
 	release_sorted(h, mag->remote, n);
 }
 
-/* Frees `offset`, a block of extent x, now, with every block of x that
- * waits in the batch. */
-static void release_with_batched(struct heap *h, struct magazine *mag, uint64_t x,
-				 uint64_t offset)
-{
-	uint64_t out[REMOTE_MAX + 1];
-	uint32_t n = 0, kept = 0;
-	out[n++] = offset;
-	for (uint32_t i = 0; i < mag->remote_count && i < REMOTE_MAX; i++) {
-		if (alloc_extent_of(h, mag->remote[i]) == x) {
-			out[n++] = mag->remote[i];
-			continue;
-		}
-		mag->remote[kept] = mag->remote[i];
-		mag->remote_class[kept++] = mag->remote_class[i];
-	}
-	mag->remote_count = kept;
-	sort_offsets(out, NULL, n);
-	release_blocks(h, x, out, n);
-}
-
 void alloc_free(struct heap *h, uint32_t host, struct magazine *mag, uint64_t offset, int cls)
 {
 	if (!alloc_block_valid(h, offset, cls))
@@ -566,19 +545,17 @@ void alloc_free(struct heap *h, uint32_t host, struct magazine *mag, uint64_t of
 	if (!own)
 		contention[CONT_REMOTE_FREE]++;
 	if (!own && mag && mag->remote_count < REMOTE_MAX) {
-		if (!ext_held(w)) {
-			/* Nobody carves from it: these may be its last blocks, and
-			 * then it must go back to the pool now, not once this thread
-			 * frees REMOTE_MAX more. */
-			release_with_batched(h, mag, x, offset);
-			return;
-		}
-		/* Marked ours while it waits: check --repair must not take it
-		 * for a dead owner's leak (alloc.h). */
-		set_free_link(h, offset, alloc_batch_mark(host, h->epoch));
+		/* Into an extent nobody carves from, the batch goes at once: these
+		 * may be its last blocks, and then it must go back to the pool
+		 * now, not once this thread frees REMOTE_MAX more. */
+		bool now = !ext_held(w);
+		/* A block that waits is marked ours: check --repair must not take
+		 * it for a dead owner's leak (alloc.h). */
+		if (!now)
+			set_free_link(h, offset, alloc_batch_mark(host, h->epoch));
 		mag->remote[mag->remote_count] = offset;
 		mag->remote_class[mag->remote_count++] = (uint8_t)cls;
-		if (mag->remote_count == REMOTE_MAX)
+		if (now || mag->remote_count == REMOTE_MAX)
 			flush_remote(h, mag);
 		return;
 	}
