@@ -28,11 +28,11 @@
  * host's threads do not meet on one extent's words for every allocation and
  * free.  Blocks freed into other hosts' held extents are batched too: one
  * push of a linked chain and one count change per extent (a block of an
- * extent nobody holds goes at once, with the whole batch, so that the extent can go back to the
- * pool as soon as it is empty).  What a killed process
- * held in its magazines stays counted as live until `shmemora check
- * --repair` finds those blocks neither in an entry nor on a list and frees
- * them.  The magazines live in the protected arena (protect.h), keyed like
+ * extent nobody holds goes at once, with the whole batch, so that the
+ * extent can go back to the pool as soon as it is empty).  What a killed
+ * process held in its magazines stays counted as live until `shmemora
+ * check --repair` finds those blocks neither in an entry nor on a list and
+ * frees them.  The magazines live in the protected arena (protect.h), keyed like
  * the pool, so application code cannot plant a block in one.
  */
 #ifndef SHMEMORA_ALLOC_H
@@ -168,8 +168,8 @@ int alloc_block(struct heap *h, uint32_t host, struct magazine *mag, int cls,
  * the magazine has room, else onto its extent's list.  Other hosts' blocks
  * are batched in `mag` when there is one and their extent is held (its
  * owner carves from it); into an extent nobody carves from, the block goes
- * at once, with the whole batch (its blocks of that extent among them), so that an
- * emptied extent goes back to the pool.  The caller has made the block
+ * at once, with the whole batch (its blocks of that extent among them), so
+ * that an emptied extent goes back to the pool.  The caller has made the block
  * unreadable first (entry_retire).  A block whose extent does not hold
  * class `cls` is left alone (damage: `shmemora check` reports it).
  */
