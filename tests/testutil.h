@@ -75,6 +75,15 @@ static inline void test_remove_pool(const char *pool)
 	unlink(root);
 }
 
+/* The end of a test's pool: its handle detached, when it has one, and its
+ * files removed (a fixture's teardown). */
+static inline void test_pool_done(shmemora_pool *pool, const char *path)
+{
+	if (pool)
+		shmemora_detach(pool);
+	test_remove_pool(path);
+}
+
 /* Asserts a SHMemora call returned `want`, printing the message if not. */
 #define assert_shm(want, call)                                                      \
 	do {                                                                        \

@@ -114,9 +114,7 @@ static int teardown(void **state)
 			waitpid(lingering[i], NULL, 0);
 			lingering[i] = 0;
 		}
-	if (f->pool)
-		shmemora_detach(f->pool);
-	test_remove_pool(f->path);
+	test_pool_done(f->pool, f->path);
 	free(f);
 	return 0;
 }

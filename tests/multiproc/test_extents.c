@@ -31,9 +31,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	if (f->pool)
-		shmemora_detach(f->pool);
-	test_remove_pool(f->path);
+	test_pool_done(f->pool, f->path);
 	free(f);
 	return 0;
 }

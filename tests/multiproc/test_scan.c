@@ -35,8 +35,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	shmemora_detach(f->pool);
-	test_remove_pool(f->path);
+	test_pool_done(f->pool, f->path);
 	free(f);
 	return 0;
 }
@@ -93,14 +92,20 @@ static void writer(const char *path, const shmemora_token *root)
 	}
 }
 
-static void scan_under_a_writer_visits_every_stable_key_once(void **state)
+/* The keys no writer touches: stable0 .. stable(STABLE-1), version 1. */
+static void put_stable_keys(struct fixture *f)
 {
-	struct fixture *f = *state;
 	for (unsigned i = 0; i < STABLE; i++) {
 		char key[32];
 		snprintf(key, sizeof key, "stable%u", i);
 		assert_shm(0, put_value(f->pool, &f->root, "t", key, 1, 100));
 	}
+}
+
+static void scan_under_a_writer_visits_every_stable_key_once(void **state)
+{
+	struct fixture *f = *state;
+	put_stable_keys(f);
 	for (unsigned i = 0; i < 50; i++) { /* keys of another namespace: never visited */
 		char key[32];
 		snprintf(key, sizeof key, "stable%u", i);
@@ -137,11 +142,7 @@ static void scan_under_a_writer_visits_every_stable_key_once(void **state)
 static void multi_get_under_a_writer_returns_whole_values(void **state)
 {
 	struct fixture *f = *state;
-	for (unsigned i = 0; i < STABLE; i++) {
-		char key[32];
-		snprintf(key, sizeof key, "stable%u", i);
-		assert_shm(0, put_value(f->pool, &f->root, "t", key, 1, 100));
-	}
+	put_stable_keys(f);
 	pid_t kid = test_fork();
 	if (kid == 0)
 		writer(f->path, &f->root);

@@ -30,8 +30,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	shmemora_detach(f->pool);
-	test_remove_pool(f->path);
+	test_pool_done(f->pool, f->path);
 	free(f);
 	return 0;
 }
